@@ -1,0 +1,341 @@
+"""Settings: `config.yaml` (seed §3 keys) overridden by `WATCH_*` environment variables.
+
+Every setting has one YAML key and one environment name; `ENV_VARS` is the single table of the
+latter, so the README and the loader cannot drift apart (a unit test checks the README).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from watchdocker.durations import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _split_list(value: object) -> object:
+    # Environment variables carry lists as comma-separated text.
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+StrList = Annotated[list[str], BeforeValidator(_split_list)]
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the key (and env variable) and the bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ServerConfig(_Section):
+    addr: str = Field("127.0.0.1:4200", description="host:port of the local Prefect server and UI")
+
+    @field_validator("addr")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port (example: 127.0.0.1:4200)")
+        return value if host else f"127.0.0.1:{port}"
+
+    @property
+    def host(self) -> str:
+        return self.addr.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.addr.rpartition(":")[2])
+
+
+class DockerConfig(_Section):
+    host: str | None = Field(
+        None, description="Docker engine URL; default DOCKER_HOST or the socket"
+    )
+    include_stopped: bool = Field(False, alias="includeStopped")
+
+
+class ScanConfig(_Section):
+    interval: Duration | None = None
+    cron: str | None = None
+    initial_scan_on_start: bool = Field(False, alias="initialScanOnStart")
+    concurrency: int = Field(3, ge=1, le=64)
+    cache_ttl: Duration = Field(timedelta(minutes=5), alias="cacheTTL")
+    error_ttl: Duration = Field(timedelta(seconds=30), alias="errorTTL")
+
+
+class UpdateConfig(_Section):
+    enabled: bool = False
+    auto_update_cron: str | None = Field(None, alias="autoUpdateCron")
+    allow_compose_update: bool = Field(False, alias="allowComposeUpdate")
+    recreate_strategy: Literal["recreate"] = Field("recreate", alias="recreateStrategy")
+    remove_old_container: bool = Field(True, alias="removeOldContainer")
+
+
+class PolicyConfig(_Section):
+    skip_labels: StrList = Field(default_factory=list, alias="skipLabels")
+    only_labels: StrList = Field(default_factory=list, alias="onlyLabels")
+    exclude_labels: StrList = Field(default_factory=list, alias="excludeLabels")
+    skip_local_build: bool = Field(True, alias="skipLocalBuild")
+    skip_pinned_digest: bool = Field(True, alias="skipPinnedDigest")
+    skip_semver_pinned: bool = Field(True, alias="skipSemverPinned")
+    floating_tags: StrList = Field(default_factory=list, alias="floatingTags")
+
+    @model_validator(mode="after")
+    def _no_contradictions(self) -> PolicyConfig:
+        both = sorted(set(self.only_labels) & set(self.exclude_labels))
+        if both:
+            raise ValueError(
+                f"policy.onlyLabels and policy.excludeLabels both list {', '.join(both)}: "
+                "a container cannot be both required and excluded"
+            )
+        return self
+
+
+class RegistryAuth(_Section):
+    host: str
+    username: str
+    password: SecretStr
+
+    @field_validator("host")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("host must not be empty")
+        return value.strip()
+
+
+class RegistryConfig(_Section):
+    auth: list[RegistryAuth] = Field(default_factory=list)
+    insecure: StrList = Field(
+        default_factory=list, description="hosts reached over plain HTTP, like Docker's list"
+    )
+    timeout: Duration = Field(timedelta(seconds=10))
+    retries: int = Field(3, ge=0, le=10, description="retries on connection errors, 5xx and 429")
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "watch-docker"
+
+
+class Settings(BaseSettings):
+    """Built by `load_settings`: keyword arguments are the config file, WATCH_* variables win."""
+
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    docker: DockerConfig = Field(default_factory=DockerConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+    update: UpdateConfig = Field(default_factory=UpdateConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
+
+    @model_validator(mode="after")
+    def _no_contradictions(self) -> Settings:
+        if self.scan.interval is not None and self.scan.cron:
+            raise ValueError("scan.interval and scan.cron are both set: choose one schedule")
+        if self.update.auto_update_cron and not self.update.enabled:
+            raise ValueError(
+                "update.autoUpdateCron is set but update.enabled is false: "
+                "enable updates or remove the schedule"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        *_: PydanticBaseSettingsSource,
+        **__: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win; pydantic-settings' own env/dotenv sources are not wanted.
+        file_data = getattr(init_settings, "init_kwargs", {})
+        return (WatchEnvSource(settings_cls, file_data), init_settings)
+
+
+# Environment name -> YAML path. Seed §3 names where the seed gives one.
+ENV_VARS: dict[str, tuple[str, ...]] = {
+    "WATCH_SERVER_ADDR": ("server", "addr"),
+    "WATCH_DOCKER_HOST": ("docker", "host"),
+    "WATCH_DOCKER_INCLUDE_STOPPED": ("docker", "includeStopped"),
+    "WATCH_SCAN_INTERVAL": ("scan", "interval"),
+    "WATCH_SCAN_CRON": ("scan", "cron"),
+    "WATCH_SCAN_INITIAL_ON_START": ("scan", "initialScanOnStart"),
+    "WATCH_SCAN_CONCURRENCY": ("scan", "concurrency"),
+    "WATCH_SCAN_CACHE_TTL": ("scan", "cacheTTL"),
+    "WATCH_SCAN_ERROR_TTL": ("scan", "errorTTL"),
+    "WATCH_UPDATE_ENABLED": ("update", "enabled"),
+    "WATCH_UPDATE_CRON": ("update", "autoUpdateCron"),
+    "WATCH_UPDATE_ALLOW_COMPOSE": ("update", "allowComposeUpdate"),
+    "WATCH_UPDATE_STRATEGY": ("update", "recreateStrategy"),
+    "WATCH_UPDATE_REMOVE_OLD": ("update", "removeOldContainer"),
+    "WATCH_POLICY_SKIP_LABELS": ("policy", "skipLabels"),
+    "WATCH_POLICY_ONLY_LABELS": ("policy", "onlyLabels"),
+    "WATCH_POLICY_EXCLUDE_LABELS": ("policy", "excludeLabels"),
+    "WATCH_POLICY_SKIP_LOCAL_BUILD": ("policy", "skipLocalBuild"),
+    "WATCH_POLICY_SKIP_PINNED_DIGEST": ("policy", "skipPinnedDigest"),
+    "WATCH_POLICY_SKIP_SEMVER_PINNED": ("policy", "skipSemverPinned"),
+    "WATCH_POLICY_FLOATING_TAGS": ("policy", "floatingTags"),
+    "WATCH_REGISTRY_INSECURE": ("registry", "insecure"),
+    "WATCH_REGISTRY_TIMEOUT": ("registry", "timeout"),
+    "WATCH_REGISTRY_RETRIES": ("registry", "retries"),
+    "WATCH_LOG_LEVEL": ("logging", "level"),
+    "WATCH_STATE_DIR": ("stateDir",),
+}
+# WATCH_REGISTRY_AUTH_<n>_{HOST,USERNAME,PASSWORD}: one registry credential each n.
+_AUTH_VAR = re.compile(r"WATCH_REGISTRY_AUTH_(\d+)_(HOST|USERNAME|PASSWORD)")
+CONFIG_FILE_VAR = "WATCH_CONFIG"
+_SECRET_KEYS = {"password"}
+
+
+def default_config_paths() -> list[Path]:
+    """Where `config.yaml` is looked for when neither --config nor WATCH_CONFIG names one."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [
+        Path("config.yaml"),
+        Path(xdg) / "watch-docker" / "config.yaml",
+        Path("/etc/watch-docker/config.yaml"),
+    ]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections, not {data!r:.40}")
+    return data
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: object) -> None:
+    for key in path[:-1]:
+        node = tree.get(key)
+        if not isinstance(node, dict):
+            node = tree[key] = {}
+        tree = node
+    tree[path[-1]] = value
+
+
+class WatchEnvSource(PydanticBaseSettingsSource):
+    """WATCH_* variables by the ENV_VARS table, with DOCKER_HOST as Docker's own fallback.
+    WATCH_REGISTRY_AUTH_<n>_* override entry n of the file's `registry.auth`, key by key."""
+
+    def __init__(self, settings_cls: type[BaseSettings], file_data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.file_data = file_data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ builds the whole tree at once
+
+    def __call__(self) -> dict[str, Any]:
+        env = os.environ
+        tree: dict[str, Any] = {}
+        for name, path in ENV_VARS.items():
+            if name in env:
+                _set_path(tree, path, env[name])
+        if "WATCH_DOCKER_HOST" not in env and env.get("DOCKER_HOST"):
+            _set_path(tree, ("docker", "host"), env["DOCKER_HOST"])
+        overrides: dict[int, dict[str, str]] = {}
+        for name, value in env.items():
+            match = _AUTH_VAR.fullmatch(name)
+            if match:
+                overrides.setdefault(int(match[1]), {})[match[2].lower()] = value
+        if overrides:
+            registry = self.file_data.get("registry")
+            auth = list(registry.get("auth") or []) if isinstance(registry, dict) else []
+            for index in sorted(overrides):
+                while len(auth) <= index:
+                    auth.append({})
+                base = auth[index] if isinstance(auth[index], dict) else {}
+                auth[index] = {**base, **overrides[index]}
+            _set_path(tree, ("registry", "auth"), auth)
+        return tree
+
+
+def _env_name(path: tuple[str | int, ...]) -> str | None:
+    for name, env_path in ENV_VARS.items():
+        if env_path == path:
+            return name
+    return None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        env = _env_name(loc)
+        where = f"{key} ({env})" if env else key
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown setting")
+        elif item["type"] == "value_error" and len(loc) <= 1:
+            # Cross-field checks already name every key involved.
+            problems.append(message)
+        elif (loc and loc[-1] in _SECRET_KEYS) or not isinstance(item["input"], str | int | float):
+            # Secrets, and mappings that may hold one, are never echoed.
+            problems.append(f"{where}: {message}")
+        else:
+            problems.append(f"{where}: {message} (got {item['input']!r:.60})")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(config_file: str | Path | None = None) -> Settings:
+    """Settings from the config file (explicit, WATCH_CONFIG, or the first default path that
+    exists), overridden by WATCH_* variables. Raises ConfigError naming what is wrong."""
+    explicit = config_file or os.environ.get(CONFIG_FILE_VAR)
+    data: dict[str, Any] = {}
+    if explicit:
+        data = _read_yaml(Path(explicit))
+    else:
+        found = next((p for p in default_config_paths() if p.is_file()), None)
+        if found:
+            data = _read_yaml(found)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

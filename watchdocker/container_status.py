@@ -1,0 +1,164 @@
+"""From a discovered container, its policy and its registry's answer to one status.
+
+The judgement, in order (README "How an update is recognised"):
+1. the remote digest is among the image's RepoDigests -> up to date;
+2. the remote digest is a single-platform manifest -> an update;
+3. it is an index: the entry for the container's own platform is followed to its config digest,
+   which is the engine's image ID; equal -> up to date (the index changed only for other
+   platforms), different -> an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from watchdocker.config import PolicyConfig
+from watchdocker.engine.discovery import ContainerInfo
+from watchdocker.policy import evaluate_policy
+from watchdocker.reference import ImageReference, InvalidReferenceError
+
+Status = Literal["up_to_date", "update_available", "skipped", "error"]
+
+
+class ContainerStatus(BaseModel):
+    id: str
+    name: str
+    image: str
+    running: bool
+    status: Status
+    reason: str = ""
+    local_digest: str | None = None
+    remote_digest: str | None = None
+
+
+class DigestResolution(BaseModel):
+    """A registry's answer for one reference, or why there is none; kept in the digest cache."""
+
+    reference: str
+    digest: str | None = None
+    media_type: str | None = None
+    is_index: bool = False
+    error: str | None = None
+    resolved_at: float
+
+
+class ScanReport(BaseModel):
+    containers: list[ContainerStatus]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for c in self.containers if c.status == status)
+
+    @property
+    def summary(self) -> str:
+        updates = self.count("update_available")
+        errors = self.count("error")
+        text = f"{updates} update{'s' if updates != 1 else ''} available"
+        return text + (f", {errors} error{'s' if errors != 1 else ''}" if errors else "")
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What the scan does for one container: nothing (a final status), or ask the registry."""
+
+    container: ContainerInfo
+    reference: ImageReference | None
+    final: ContainerStatus | None
+
+    @property
+    def needs_registry(self) -> bool:
+        return self.final is None
+
+
+def _status(
+    container: ContainerInfo, status: Status, reason: str, **digests: str | None
+) -> ContainerStatus:
+    return ContainerStatus(
+        id=container.id,
+        name=container.name,
+        image=container.image,
+        running=container.running,
+        status=status,
+        reason=reason,
+        **digests,
+    )
+
+
+def local_digest(reference: ImageReference, repo_digests: Sequence[str]) -> str | None:
+    """The RepoDigest recorded for this repository (an image can carry several names)."""
+    for entry in repo_digests:
+        try:
+            parsed = ImageReference.parse(entry)
+        except InvalidReferenceError:
+            continue
+        if parsed.name == reference.name and parsed.digest:
+            return parsed.digest
+    return None
+
+
+def plan_check(container: ContainerInfo, policy: PolicyConfig) -> CheckPlan:
+    if container.image.startswith("sha256:"):
+        reason = "created from an image ID, not a name: there is no tag to follow"
+        return CheckPlan(container, None, _status(container, "skipped", reason))
+    try:
+        reference = ImageReference.parse(container.image)
+    except InvalidReferenceError as exc:
+        return CheckPlan(container, None, _status(container, "error", str(exc)))
+    decision = evaluate_policy(container.labels, reference, container.repo_digests, policy)
+    current = local_digest(reference, container.repo_digests)
+    if decision.skipped:
+        final = _status(container, "skipped", decision.reason, local_digest=current)
+        return CheckPlan(container, reference, final)
+    if reference.tag is None:
+        reason = f"pinned to {reference.digest} with no tag: nothing to compare against"
+        return CheckPlan(container, reference, _status(container, "skipped", reason))
+    return CheckPlan(container, reference, None)
+
+
+def tag_reference(reference: ImageReference) -> str:
+    """The reference asked of the registry: name and tag, without any pinned digest."""
+    return f"{reference.name}:{reference.tag}"
+
+
+def needs_platform_check(plan: CheckPlan, remote: DigestResolution) -> bool:
+    """An index whose digest differs from ours may still hold our platform's image unchanged;
+    with no RepoDigest to compare (a forced local build), only the image itself can tell."""
+    assert plan.reference is not None
+    current = local_digest(plan.reference, plan.container.repo_digests)
+    if remote.error is not None or remote.digest == current:
+        return False
+    return remote.is_index or current is None
+
+
+def judge(
+    plan: CheckPlan,
+    remote: DigestResolution,
+    platform_config: str | None = None,
+    platform_error: str | None = None,
+) -> ContainerStatus:
+    """The status of a container that needed the registry, given its answers."""
+    assert plan.reference is not None
+    container = plan.container
+    current = local_digest(plan.reference, container.repo_digests)
+    if remote.error is not None:
+        return _status(container, "error", remote.error, local_digest=current)
+    digests = {"local_digest": current, "remote_digest": remote.digest}
+    if remote.digest == current:
+        return _status(container, "up_to_date", "", **digests)
+    if platform_error is not None:
+        return _status(container, "error", platform_error, **digests)
+    if platform_config is not None:
+        if platform_config == container.image_id:
+            reason = (
+                f"the index changed only for other platforms than {container.platform}"
+                if current
+                else "the local image is the tag's image"
+            )
+            return _status(container, "up_to_date", reason, **digests)
+        return _status(
+            container, "update_available", f"a new image for {container.platform}", **digests
+        )
+    return _status(container, "update_available", "the tag points at a new image", **digests)

@@ -1,0 +1,148 @@
+"""The `scan` flow: discover containers -> policy -> resolve each distinct reference's digest
+-> one status per container, published as a table artifact in the Prefect UI."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from watchdocker.blocks.registry_credentials import registry_credential_blocks
+from watchdocker.config import Settings, load_settings
+from watchdocker.container_status import (
+    CheckPlan,
+    ContainerStatus,
+    DigestResolution,
+    ScanReport,
+    judge,
+    needs_platform_check,
+    plan_check,
+    tag_reference,
+)
+from watchdocker.registry.client import RegistryClient
+from watchdocker.registry.credentials import (
+    CredentialStore,
+    DockerConfigCredentials,
+    configured_credentials,
+)
+from watchdocker.registry.errors import RegistryError
+from watchdocker.tasks.scan import (
+    discover_containers_task,
+    resolve_platform_image,
+    resolve_remote_digest,
+)
+
+ARTIFACT_KEY = "watchdocker-scan"
+
+
+def registry_client_for(settings: Settings) -> RegistryClient:
+    """A client with every credential source, in the issue's order of precedence."""
+    store = CredentialStore(
+        configured_credentials(settings.registry.auth) + registry_credential_blocks(),
+        DockerConfigCredentials(),
+    )
+    return RegistryClient(
+        store,
+        insecure=settings.registry.insecure,
+        timeout=settings.registry.timeout.total_seconds(),
+        retries=settings.registry.retries,
+        concurrency=settings.scan.concurrency,
+    )
+
+
+def _short(digest: str | None) -> str:
+    return digest.removeprefix("sha256:")[:12] if digest else ""
+
+
+def _publish(report: ScanReport) -> None:
+    rows = [
+        {
+            "name": c.name,
+            "image": c.image,
+            "status": c.status,
+            "reason": c.reason,
+            "local": _short(c.local_digest),
+            "remote": _short(c.remote_digest),
+        }
+        for c in report.containers
+    ]
+    create_table_artifact(table=rows, key=ARTIFACT_KEY, description=f"scan: {report.summary}")
+    run_id = flow_run.get_id()
+    if run_id:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run_id, name=f"scan: {report.summary}")
+
+
+def _resolve_all(
+    plans: list[CheckPlan], settings: Settings, registry: RegistryClient
+) -> dict[str, DigestResolution]:
+    """One lookup per distinct name:tag; cached answers within the TTLs cost no request."""
+    cache_ttl = settings.scan.cache_ttl
+    resolve = resolve_remote_digest.with_options(cache_expiration=cache_ttl)
+    refs = sorted({tag_reference(p.reference) for p in plans if p.needs_registry and p.reference})
+    futures = {ref: resolve.submit(ref, registry) for ref in refs}
+    answers = {ref: future.result() for ref, future in futures.items()}
+    error_ttl = settings.scan.error_ttl.total_seconds()
+    stale = [
+        ref
+        for ref, answer in answers.items()
+        if answer.error and time.time() - answer.resolved_at > error_ttl
+    ]
+    if stale:
+        # An error from the cache outlived scan.errorTTL: ask again.
+        retry = resolve.with_options(refresh_cache=True)
+        retried = {ref: retry.submit(ref, registry) for ref in stale}
+        answers.update({ref: future.result() for ref, future in retried.items()})
+    return answers
+
+
+@flow(
+    name="scan",
+    description="Tell, for every container, whether its registry has a newer image.",
+    task_runner=ThreadPoolTaskRunner(max_workers=16),
+    log_prints=False,
+)
+def scan(include_stopped: bool | None = None, config_file: str | None = None) -> ScanReport:
+    """Scan the Docker engine of the settings (`docker.host`, DOCKER_HOST or the socket).
+
+    Args:
+        include_stopped: also check stopped containers (default: docker.includeStopped).
+        config_file: a config.yaml to read instead of the default places.
+    """
+    settings = load_settings(config_file)
+    if include_stopped is None:
+        include_stopped = settings.docker.include_stopped
+    containers = discover_containers_task(settings.docker.host, include_stopped)
+    plans = [plan_check(c, settings.policy) for c in containers]
+    with registry_client_for(settings) as registry:
+        answers = _resolve_all(plans, settings, registry)
+        platform_jobs: dict[tuple[str, str, str], PrefectFuture[str]] = {}
+        for plan in plans:
+            if plan.needs_registry and plan.reference:
+                answer = answers[tag_reference(plan.reference)]
+                if needs_platform_check(plan, answer):
+                    key = (plan.reference.name, answer.digest or "", plan.container.platform)
+                    if key not in platform_jobs:
+                        platform_jobs[key] = resolve_platform_image.submit(*key, registry)
+        statuses: list[ContainerStatus] = []
+        for plan in plans:
+            if plan.final is not None or plan.reference is None:
+                statuses.append(plan.final)
+                continue
+            answer = answers[tag_reference(plan.reference)]
+            key = (plan.reference.name, answer.digest or "", plan.container.platform)
+            config, error = None, None
+            if key in platform_jobs and needs_platform_check(plan, answer):
+                try:
+                    config = platform_jobs[key].result()
+                except RegistryError as exc:
+                    error = str(exc)
+            statuses.append(judge(plan, answer, config, error))
+    report = ScanReport(containers=statuses)
+    _publish(report)
+    return report

@@ -1,0 +1,157 @@
+"""Registry credentials, looked up per registry host from, in order: the config file and
+WATCH_REGISTRY_AUTH_*, Prefect `DockerRegistryCredentials` blocks, and the user's Docker CLI
+config (`auths`, `credHelpers`, `credsStore`) so that `docker login` just works."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from watchdocker.reference import DOCKER_HUB, canonical_registry
+
+log = logging.getLogger(__name__)
+
+# What the Docker CLI stores Docker Hub's credentials under.
+_HUB_SERVER_URL = "https://index.docker.io/v1/"
+# Docker's marker for an OAuth2 refresh token (identity token) in place of a password.
+IDENTITY_TOKEN_USER = "<token>"
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: SecretStr
+    source: str  # where it came from, for messages: "config", "block NAME", "docker config"
+
+    def __repr__(self) -> str:
+        return f"Credential(username={self.username!r}, source={self.source!r})"
+
+
+@dataclass(frozen=True)
+class StaticCredential:
+    """One (host, username, password) from the config file or a block."""
+
+    host: str
+    username: str
+    password: SecretStr
+    source: str
+
+
+def docker_config_path() -> Path:
+    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+
+
+class DockerConfigCredentials:
+    """The Docker CLI's config.json: inline `auths` and credential helpers."""
+
+    def __init__(self, path: Path | None = None, helper_timeout: float = 10.0) -> None:
+        self.path = path or docker_config_path()
+        self.helper_timeout = helper_timeout
+        self._data: dict | None = None
+
+    def _load(self) -> dict:
+        if self._data is None:
+            try:
+                self._data = json.loads(self.path.read_text())
+            except FileNotFoundError:
+                self._data = {}
+            except (OSError, ValueError) as exc:
+                log.warning("ignoring unreadable Docker config %s: %s", self.path, exc)
+                self._data = {}
+        return self._data
+
+    def lookup(self, registry: str) -> Credential | None:
+        data = self._load()
+        helpers = data.get("credHelpers") or {}
+        for key, helper in helpers.items():
+            if canonical_registry(key) == registry:
+                return self._from_helper(helper, key)
+        for key, entry in (data.get("auths") or {}).items():
+            if canonical_registry(key) == registry and isinstance(entry, dict):
+                found = self._from_entry(entry)
+                if found:
+                    return found
+        if data.get("credsStore"):
+            server = _HUB_SERVER_URL if registry == DOCKER_HUB else registry
+            return self._from_helper(data["credsStore"], server)
+        return None
+
+    @staticmethod
+    def _from_entry(entry: dict) -> Credential | None:
+        if entry.get("identitytoken"):
+            return Credential(
+                IDENTITY_TOKEN_USER, SecretStr(entry["identitytoken"]), "docker config"
+            )
+        if entry.get("auth"):
+            try:
+                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                log.warning("ignoring a malformed 'auth' entry in the Docker config")
+                return None
+            return Credential(user, SecretStr(password), "docker config")
+        if entry.get("username") and entry.get("password"):
+            return Credential(entry["username"], SecretStr(entry["password"]), "docker config")
+        return None
+
+    def _from_helper(self, helper: str, server: str) -> Credential | None:
+        program = f"docker-credential-{helper}"
+        try:
+            done = subprocess.run(
+                [program, "get"],
+                input=server,
+                capture_output=True,
+                text=True,
+                timeout=self.helper_timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning(
+                "credential helper %s failed for %s: %s", program, server, type(exc).__name__
+            )
+            return None
+        if done.returncode != 0:
+            # "credentials not found" is the protocol's normal miss; stdout says so, never secrets.
+            return None
+        try:
+            answer = json.loads(done.stdout)
+            return Credential(answer["Username"], SecretStr(answer["Secret"]), f"helper {helper}")
+        except (ValueError, KeyError, TypeError):
+            log.warning("credential helper %s gave an answer that is not JSON credentials", program)
+            return None
+
+
+class CredentialStore:
+    """First match wins: configured credentials, then blocks, then the Docker CLI config."""
+
+    def __init__(
+        self,
+        configured: Iterable[StaticCredential] = (),
+        docker_config: DockerConfigCredentials | None = None,
+    ) -> None:
+        self.configured = list(configured)
+        self.docker_config = docker_config
+
+    def lookup(self, registry: str) -> Credential | None:
+        wanted = canonical_registry(registry)
+        for item in self.configured:
+            if canonical_registry(item.host) == wanted:
+                return Credential(item.username, item.password, item.source)
+        if self.docker_config is not None:
+            return self.docker_config.lookup(wanted)
+        return None
+
+
+def configured_credentials(auth: Iterable[object]) -> list[StaticCredential]:
+    """The `registry.auth` entries of the settings (objects with host, username, password)."""
+    return [
+        StaticCredential(a.host, a.username, a.password, "config")  # type: ignore[attr-defined]
+        for a in auth
+    ]
