@@ -87,16 +87,23 @@ def _status(
     )
 
 
-def local_digest(reference: ImageReference, repo_digests: Sequence[str]) -> str | None:
-    """The RepoDigest recorded for this repository (an image can carry several names)."""
+def local_digests(reference: ImageReference, repo_digests: Sequence[str]) -> list[str]:
+    """The RepoDigests recorded for this repository: an image can carry several names, and
+    one name several digests (the index it was pulled through, the manifest it was pushed as)."""
+    found = []
     for entry in repo_digests:
         try:
             parsed = ImageReference.parse(entry)
         except InvalidReferenceError:
             continue
         if parsed.name == reference.name and parsed.digest:
-            return parsed.digest
-    return None
+            found.append(parsed.digest)
+    return found
+
+
+def local_digest(reference: ImageReference, repo_digests: Sequence[str]) -> str | None:
+    """The first RepoDigest of this repository, to show."""
+    return next(iter(local_digests(reference, repo_digests)), None)
 
 
 def plan_check(container: ContainerInfo, policy: PolicyConfig) -> CheckPlan:
@@ -127,10 +134,10 @@ def needs_platform_check(plan: CheckPlan, remote: DigestResolution) -> bool:
     """An index whose digest differs from ours may still hold our platform's image unchanged;
     with no RepoDigest to compare (a forced local build), only the image itself can tell."""
     assert plan.reference is not None
-    current = local_digest(plan.reference, plan.container.repo_digests)
-    if remote.error is not None or remote.digest == current:
+    known = local_digests(plan.reference, plan.container.repo_digests)
+    if remote.error is not None or remote.digest in known:
         return False
-    return remote.is_index or current is None
+    return remote.is_index or not known
 
 
 def judge(
@@ -142,12 +149,14 @@ def judge(
     """The status of a container that needed the registry, given its answers."""
     assert plan.reference is not None
     container = plan.container
-    current = local_digest(plan.reference, container.repo_digests)
+    known = local_digests(plan.reference, container.repo_digests)
+    current = next(iter(known), None)
     if remote.error is not None:
         return _status(container, "error", remote.error, local_digest=current)
-    digests = {"local_digest": current, "remote_digest": remote.digest}
-    if remote.digest == current:
+    if remote.digest in known:
+        digests = {"local_digest": remote.digest, "remote_digest": remote.digest}
         return _status(container, "up_to_date", "", **digests)
+    digests = {"local_digest": current, "remote_digest": remote.digest}
     if platform_error is not None:
         return _status(container, "error", platform_error, **digests)
     if platform_config is not None:

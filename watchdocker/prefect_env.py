@@ -119,12 +119,12 @@ def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
     try:
         yield url
     finally:
-        _drain_prefect_workers()
+        drain_prefect_workers()
         os.environ.pop("PREFECT_API_URL", None)
         stop_process(process)
 
 
-def _drain_prefect_workers(timeout: float = 10.0) -> None:
+def drain_prefect_workers(timeout: float = 10.0) -> None:
     """Send the logs and events still queued before the server they go to stops."""
     if "prefect" not in sys.modules:
         return

@@ -9,7 +9,6 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,25 +17,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-try:  # tests/integration as a package, or as a rootdir-less directory on sys.path
-    from . import testbed as tb
-except ImportError:  # pragma: no cover - depends on how pytest imports the module
-    import testbed as tb  # type: ignore[no-redef]
+import testbed as tb
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def bed() -> Iterator[None]:
-    problem = tb.bed_problem()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"test bed not up: {problem}")
-        pytest.skip(f"test bed not up: {problem}")
-    yield
-    tb.cleanup(tb.RUN_ID)
 
 
 def _token_cert_key():

@@ -8,6 +8,7 @@ import time
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
+from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -83,7 +84,11 @@ def _resolve_all(
 ) -> dict[str, DigestResolution]:
     """One lookup per distinct name:tag; cached answers within the TTLs cost no request."""
     cache_ttl = settings.scan.cache_ttl
-    resolve = resolve_remote_digest.with_options(cache_expiration=cache_ttl)
+    if cache_ttl:
+        resolve = resolve_remote_digest.with_options(cache_expiration=cache_ttl)
+    else:
+        # A zero TTL means no cache; Prefect would read a zero expiration as "never expires".
+        resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE, persist_result=False)
     refs = sorted({tag_reference(p.reference) for p in plans if p.needs_registry and p.reference})
     futures = {ref: resolve.submit(ref, registry) for ref in refs}
     answers = {ref: future.result() for ref, future in futures.items()}

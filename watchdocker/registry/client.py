@@ -382,8 +382,10 @@ class RegistryClient:
             candidates.append(_Endpoint(f"http://{host}", None, False))
         last_error: RegistryError | None = None
         for candidate in candidates:
+            # A TLS probe of a plain-HTTP registry fails at once and for good: no retries.
+            probing = len(candidates) > 1 and candidate is candidates[0]
             try:
-                response = self._send(registry, "GET", candidate, "/v2/", {})
+                response = self._send(registry, "GET", candidate, "/v2/", {}, retry=not probing)
             except RegistryError as exc:
                 last_error = exc
                 continue
@@ -406,6 +408,8 @@ class RegistryClient:
         endpoint: _Endpoint,
         path: str,
         headers: dict[str, str],
+        *,
+        retry: bool = True,
     ) -> httpx.Response:
         client = self._http_no_verify if endpoint.insecure_tls else self._http
 
@@ -413,7 +417,7 @@ class RegistryClient:
             request = client.build_request(method, endpoint.base_url + path, headers=headers)
             return self._send_request(registry, client, request)
 
-        return self._retrying(registry, once)
+        return self._retrying(registry, once) if retry else once()
 
     def _send_request(
         self,

@@ -1,0 +1,28 @@
+"""Prefect reads its settings on import: point it at this session's own home and server
+before anything imports it. Unit tests never reach the server; integration tests start it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_HOME = tempfile.mkdtemp(prefix="watchdocker-tests-prefect-")
+_PORT = _free_port()
+os.environ["PREFECT_HOME"] = _HOME
+os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PORT}/api"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
+os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
+# A developer's own settings must not leak into the tests.
+_KEEP = ("WATCH_STATE_DIR", "WATCH_TEST_RUN_ID", "WATCH_TESTBED_")
+for name in list(os.environ):
+    if name.startswith("WATCH_") and not name.startswith(_KEEP):
+        del os.environ[name]

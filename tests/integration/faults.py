@@ -1,0 +1,111 @@
+"""Registries that misbehave on purpose, on loopback: fault injection only (a real registry
+cannot be made to answer 429 or garbage on demand). The happy paths use the real registry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def manifest_for(image_id: str) -> bytes:
+    """A manifest whose config digest is `image_id`: the engine's ID of the image it makes."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"digest": image_id},
+            "layers": [],
+        }
+    ).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FaultyRegistry
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.answer(self, "GET")
+
+    def do_HEAD(self) -> None:
+        self.server.answer(self, "HEAD")
+
+
+class FaultyRegistry(ThreadingHTTPServer):
+    """mode: `garbage` (HTML where a manifest should be), `rate-limit` (429 with Retry-After
+    `rate_limited` times, then a manifest for `image_id`), `slow` (never answers in time)."""
+
+    daemon_threads = True
+
+    def __init__(self, mode: str, image_id: str = "", rate_limited: int = 1) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.mode = mode
+        self.body = manifest_for(image_id) if image_id else b""
+        self.rate_limited = rate_limited
+        self.requests: list[tuple[str, str]] = []
+        self.stop = threading.Event()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+    def answer(self, handler: _Handler, method: str) -> None:
+        self.requests.append((method, handler.path))
+        if self.mode == "slow":
+            self.stop.wait(30)
+            return
+        if handler.path == "/v2/":
+            return self._send(handler, 200, b"{}", "application/json")
+        if self.mode == "garbage":
+            return self._send(
+                handler, 200, b"<html><body>Welcome to nginx!</body></html>", "text/html"
+            )
+        if self.mode == "rate-limit" and self.rate_limited > 0:
+            self.rate_limited -= 1
+            return self._send(handler, 429, b"slow down", "text/plain", {"Retry-After": "1"})
+        digest = "sha256:" + hashlib.sha256(self.body).hexdigest()
+        self._send(handler, 200, self.body, OCI_MANIFEST, {"Docker-Content-Digest": digest})
+
+    @staticmethod
+    def _send(
+        handler: _Handler, status: int, body: bytes, content_type: str, headers: dict | None = None
+    ) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(body)
+
+
+@contextmanager
+def faulty_registry(mode: str, **kwargs: object) -> Iterator[FaultyRegistry]:
+    server = FaultyRegistry(mode, **kwargs)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def dead_address() -> str:
+    """A loopback port nobody listens on: a registry that is down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    time.sleep(0.01)
+    return f"127.0.0.1:{port}"
