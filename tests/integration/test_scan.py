@@ -182,9 +182,7 @@ def test_policy_pinned_local_build_and_labels(scan: Scan):
     assert statuses[skip].status == "skipped" and "watchdocker.skip" in statuses[skip].reason
     assert statuses[semver].status == "skipped" and "1.2.3" in statuses[semver].reason
     # Forced, the local build is checked: its tag is in no registry.
-    assert (
-        statuses[forced_local].status == "error" and "404" in statuses[forced_local].reason
-    )
+    assert statuses[forced_local].status == "error" and "404" in statuses[forced_local].reason
 
     statuses = scan(
         policy={"skipSemverPinned": False, "onlyLabels": [tb.label_filter()]}, **NO_CACHE
@@ -291,3 +289,23 @@ def test_artifact_and_run_name_in_prefect(scan: Scan, prefect_server: str):
         assert mine and mine[0]["status"] == "update_available"
         run = client.read_flow_run(scan_artifacts[0].flow_run_id)
         assert run.name.startswith("scan: ") and "update" in run.name
+
+
+def test_credentials_from_a_prefect_block(
+    scan: Scan, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    from prefect_docker.credentials import DockerRegistryCredentials
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no `docker login` to fall back on
+    ref = tb.repo("basic", "blocked") + ":latest"
+    digest = publish(ref, "blocked-1")
+    container = start(ref, "block-creds")
+    block_name = f"wdt-{tb.RUN_ID}-basic"
+    DockerRegistryCredentials(
+        username="basicuser", password="basicpass", registry_url=f"http://{tb.BASIC}"
+    ).save(block_name, overwrite=True)
+    try:
+        status = scan(**NO_CACHE)[container]
+    finally:
+        DockerRegistryCredentials.delete(block_name)
+    assert (status.status, status.remote_digest) == ("up_to_date", digest)

@@ -785,6 +785,22 @@ def test_password_never_in_error_message(
         assert SECRET not in shown, shown
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # YAML reads an unquoted all-digit password as a number, which fails the str check.
+        "registry:\n  auth:\n    - host: h\n      username: u\n      password: 8675309123\n",
+        "registry:\n  auth:\n    - host: h\n      username: u\n      password: 86753.09123\n",
+    ],
+)
+def test_numeric_password_never_in_error_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    message = config_error(tmp_path, text, monkeypatch)
+    assert "registry.auth.0.password" in message
+    assert "8675309123" not in message.replace(".", "")
+
+
 def test_password_not_in_settings_repr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load(
         tmp_path,

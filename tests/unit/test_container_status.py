@@ -14,6 +14,7 @@ from watchdocker.container_status import (
     ScanReport,
     judge,
     local_digest,
+    local_digests,
     needs_platform_check,
     plan_check,
     tag_reference,
@@ -122,7 +123,7 @@ def test_plan_check_policy_skip_reports_local_digest() -> None:
 
 @pytest.mark.parametrize("image", ["c" * 64, "sha256:" + "c" * 64])
 def test_plan_check_full_image_id_is_skipped(image: str) -> None:
-    # BUG (container_status.py:103): only a "sha256:" prefix is read as an image ID.
+    # BUG (container_status.py:110, plan_check): only a "sha256:" prefix is read as an image ID.
     # `docker run <64-hex id>` stores the bare hex as Config.Image; it is an image ID
     # (reference.py itself refuses it as a name for that reason), so it must be skipped,
     # not reported as an error "invalid image reference".
@@ -189,6 +190,23 @@ def test_local_digest(image: str, repo_digests: list[str], expected: str | None)
     assert local_digest(ImageReference.parse(image), repo_digests) == expected
 
 
+@pytest.mark.parametrize(
+    ("repo_digests", "expected"),
+    [
+        ([f"nginx@{LOCAL}", f"docker.io/library/nginx@{NEWER}"], [LOCAL, NEWER]),
+        ([f"ghcr.io/x/nginx@{OTHER_CONFIG}", f"nginx@{LOCAL}", "nginx:latest"], [LOCAL]),
+        ([f"ghcr.io/x/nginx@{OTHER_CONFIG}"], []),
+        ([], []),
+    ],
+)
+def test_local_digests_keeps_every_digest_of_the_repository(
+    repo_digests: list[str], expected: list[str]
+) -> None:
+    reference = ImageReference.parse("nginx:latest")
+    assert local_digests(reference, repo_digests) == expected
+    assert local_digest(reference, repo_digests) == (expected[0] if expected else None)
+
+
 # --- needs_platform_check -----------------------------------------------------------------
 
 
@@ -203,6 +221,13 @@ def test_local_digest(image: str, repo_digests: list[str], expected: str | None)
         ({"repo_digests": [], "labels": FORCE}, remote(NEWER), True),  # forced local build
         ({"repo_digests": [], "labels": FORCE}, remote(NEWER, is_index=True), True),
         ({"repo_digests": [], "labels": FORCE}, remote(error="x"), False),
+        # One name, two digests (the index pulled, the manifest pushed): either is ours.
+        (
+            {"repo_digests": [f"nginx@{LOCAL}", f"nginx@{NEWER}"]},
+            remote(NEWER, is_index=True),
+            False,
+        ),
+        ({"repo_digests": [f"nginx@{LOCAL}", f"nginx@{NEWER}"]}, remote(NEWER), False),
     ],
 )
 def test_needs_platform_check(fields: dict, answer: DigestResolution, expected: bool) -> None:
@@ -264,6 +289,17 @@ JUDGED = [
         "error",
         "no manifest for linux/amd64",
         LOCAL,
+        NEWER,
+    ),
+    # One name, two digests: the remote digest matching the second is up to date too.
+    (
+        {"repo_digests": [f"nginx@{LOCAL}", f"nginx@{NEWER}"]},
+        remote(NEWER),
+        None,
+        None,
+        "up_to_date",
+        "",
+        NEWER,
         NEWER,
     ),
     # A forced local build: only the image itself can tell.
