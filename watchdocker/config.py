@@ -261,8 +261,8 @@ def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: object) -> Non
 
 
 class WatchEnvSource(PydanticBaseSettingsSource):
-    """WATCH_* variables by the ENV_VARS table, with DOCKER_HOST as Docker's own fallback.
-    WATCH_REGISTRY_AUTH_<n>_* override entry n of the file's `registry.auth`, key by key."""
+    """WATCH_* variables by the ENV_VARS table; DOCKER_HOST when neither WATCH_DOCKER_HOST nor
+    the file names an engine; WATCH_REGISTRY_AUTH_<n>_* applied to the file's `registry.auth`."""
 
     def __init__(self, settings_cls: type[BaseSettings], file_data: Mapping[str, Any]) -> None:
         super().__init__(settings_cls)
@@ -271,36 +271,57 @@ class WatchEnvSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # __call__ builds the whole tree at once
 
+    def _auth(self, env: Mapping[str, str]) -> list[Any]:
+        """The file's `registry.auth` with the variables applied: entry n of the file is
+        overridden key by key; numbers past the file's entries add entries, in order."""
+        overrides: dict[int, dict[str, str]] = {}
+        for name, value in env.items():
+            if match := _AUTH_VAR.fullmatch(name):
+                overrides.setdefault(int(match[1]), {})[match[2].lower()] = value
+        if not overrides:
+            return []
+        registry = self.file_data.get("registry")
+        auth = list(registry.get("auth") or []) if isinstance(registry, dict) else []
+        existing = len(auth)
+        for index in sorted(overrides):
+            if index < existing and isinstance(auth[index], dict):
+                auth[index] = {**auth[index], **overrides[index]}
+            else:
+                auth.append(overrides[index])
+        return auth
+
     def __call__(self) -> dict[str, Any]:
         env = os.environ
         tree: dict[str, Any] = {}
         for name, path in ENV_VARS.items():
             if name in env:
                 _set_path(tree, path, env[name])
-        if "WATCH_DOCKER_HOST" not in env and env.get("DOCKER_HOST"):
+        file_docker = self.file_data.get("docker")
+        file_host = file_docker.get("host") if isinstance(file_docker, dict) else None
+        if "WATCH_DOCKER_HOST" not in env and not file_host and env.get("DOCKER_HOST"):
             _set_path(tree, ("docker", "host"), env["DOCKER_HOST"])
-        overrides: dict[int, dict[str, str]] = {}
-        for name, value in env.items():
-            match = _AUTH_VAR.fullmatch(name)
-            if match:
-                overrides.setdefault(int(match[1]), {})[match[2].lower()] = value
-        if overrides:
-            registry = self.file_data.get("registry")
-            auth = list(registry.get("auth") or []) if isinstance(registry, dict) else []
-            for index in sorted(overrides):
-                while len(auth) <= index:
-                    auth.append({})
-                base = auth[index] if isinstance(auth[index], dict) else {}
-                auth[index] = {**base, **overrides[index]}
+        if auth := self._auth(env):
             _set_path(tree, ("registry", "auth"), auth)
         return tree
 
 
 def _env_name(path: tuple[str | int, ...]) -> str | None:
+    if len(path) == 4 and path[:2] == ("registry", "auth") and isinstance(path[2], int):
+        return f"WATCH_REGISTRY_AUTH_{path[2]}_{str(path[3]).upper()}"
     for name, env_path in ENV_VARS.items():
         if env_path == path:
             return name
     return None
+
+
+def _may_hold_a_secret(loc: tuple[str | int, ...]) -> bool:
+    # Anything under registry.auth (an entry may be written as "user:password"), the registry
+    # section itself, and every key named like a secret.
+    return (
+        loc[:2] == ("registry", "auth")
+        or loc == ("registry",)
+        or bool(loc and loc[-1] in _SECRET_KEYS)
+    )
 
 
 def _describe(error: ValidationError) -> str:
@@ -316,7 +337,7 @@ def _describe(error: ValidationError) -> str:
         elif item["type"] == "value_error" and len(loc) <= 1:
             # Cross-field checks already name every key involved.
             problems.append(message)
-        elif (loc and loc[-1] in _SECRET_KEYS) or not isinstance(item["input"], str | int | float):
+        elif _may_hold_a_secret(loc) or not isinstance(item["input"], str | int | float):
             # Secrets, and mappings that may hold one, are never echoed.
             problems.append(f"{where}: {message}")
         else:

@@ -106,8 +106,17 @@ def local_digest(reference: ImageReference, repo_digests: Sequence[str]) -> str 
     return next(iter(local_digests(reference, repo_digests)), None)
 
 
+def _names_its_image_id(container: ContainerInfo) -> bool:
+    """`docker run <id>` records the ID (full, short, with or without `sha256:`) as the image."""
+    text = container.image.removeprefix("sha256:")
+    image_id = container.image_id.removeprefix("sha256:")
+    return container.image.startswith("sha256:") or (
+        len(text) >= 12 and bool(image_id) and image_id.startswith(text)
+    )
+
+
 def plan_check(container: ContainerInfo, policy: PolicyConfig) -> CheckPlan:
-    if container.image.startswith("sha256:"):
+    if _names_its_image_id(container):
         reason = "created from an image ID, not a name: there is no tag to follow"
         return CheckPlan(container, None, _status(container, "skipped", reason))
     try:

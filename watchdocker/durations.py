@@ -6,35 +6,28 @@ import re
 from datetime import timedelta
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+# ASCII digits only: `\d` would take any Unicode digit.
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_PART = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
+_WHOLE = re.compile(rf"(?:{_NUMBER}(?:ms|s|m|h|d))+")
 
 
 def parse_duration(value: object) -> timedelta:
     """A timedelta from `90`, `90s`, `5m`, `1h30m`, `250ms` or a timedelta; ValueError otherwise."""
     if isinstance(value, timedelta):
         return value
+    seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         text = value.strip().lower()
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            return timedelta(seconds=float(text))
-        if _WHOLE.fullmatch(text):
+        if re.fullmatch(_NUMBER, text):
+            seconds = float(text)
+        elif _WHOLE.fullmatch(text):
             seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
-            return timedelta(seconds=seconds)
-    raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
-
-
-def format_duration(value: timedelta) -> str:
-    """The shortest Go-style spelling of a duration: 300 s -> `5m`."""
-    total = value.total_seconds()
-    if total and total < 1:
-        return f"{round(total * 1000)}ms"
-    seconds = int(total)
-    parts = []
-    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # inf, nan, beyond timedelta's range
+        raise ValueError(f"{value!r} is out of range for a duration") from None

@@ -36,6 +36,7 @@ def prepare_environment(settings: Settings, *, console_level: str = "CRITICAL") 
     defaults = {
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": settings.logging.level.upper(),
         # The CLI prints its own results and one-line errors; logs still reach the UI.
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": console_level,
         "PREFECT_CLI_PROMPT": "false",

@@ -7,8 +7,8 @@ import time
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.client.orchestration import get_client
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner

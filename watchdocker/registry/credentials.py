@@ -45,6 +45,10 @@ class StaticCredential:
     source: str
 
 
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def docker_config_path() -> Path:
     return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
 
@@ -60,45 +64,53 @@ class DockerConfigCredentials:
     def _load(self) -> dict:
         if self._data is None:
             try:
-                self._data = json.loads(self.path.read_text())
+                data = json.loads(self.path.read_text())
             except FileNotFoundError:
-                self._data = {}
+                data = {}
             except (OSError, ValueError) as exc:
                 log.warning("ignoring unreadable Docker config %s: %s", self.path, exc)
-                self._data = {}
+                data = {}
+            if not isinstance(data, dict):
+                log.warning("ignoring Docker config %s: not a JSON object", self.path)
+                data = {}
+            self._data = data
         return self._data
 
     def lookup(self, registry: str) -> Credential | None:
         data = self._load()
-        helpers = data.get("credHelpers") or {}
-        for key, helper in helpers.items():
-            if canonical_registry(key) == registry:
+        for key, helper in _mapping(data.get("credHelpers")).items():
+            if isinstance(helper, str) and canonical_registry(key) == registry:
                 return self._from_helper(helper, key)
-        for key, entry in (data.get("auths") or {}).items():
+        for key, entry in _mapping(data.get("auths")).items():
             if canonical_registry(key) == registry and isinstance(entry, dict):
                 found = self._from_entry(entry)
                 if found:
                     return found
-        if data.get("credsStore"):
+        store = data.get("credsStore")
+        if isinstance(store, str) and store:
             server = _HUB_SERVER_URL if registry == DOCKER_HUB else registry
-            return self._from_helper(data["credsStore"], server)
+            return self._from_helper(store, server)
         return None
 
     @staticmethod
     def _from_entry(entry: dict) -> Credential | None:
-        if entry.get("identitytoken"):
-            return Credential(
-                IDENTITY_TOKEN_USER, SecretStr(entry["identitytoken"]), "docker config"
-            )
+        token = entry.get("identitytoken")
+        if isinstance(token, str) and token:
+            return Credential(IDENTITY_TOKEN_USER, SecretStr(token), "docker config")
         if entry.get("auth"):
+            # Docker itself refuses an `auth` that is not base64 of "user:password".
             try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
+                decoded = base64.b64decode(entry["auth"], validate=True).decode()
+            except (ValueError, TypeError, UnicodeDecodeError):
+                decoded = ""
+            user, colon, password = decoded.partition(":")
+            if not (user and colon):
                 log.warning("ignoring a malformed 'auth' entry in the Docker config")
                 return None
             return Credential(user, SecretStr(password), "docker config")
-        if entry.get("username") and entry.get("password"):
-            return Credential(entry["username"], SecretStr(entry["password"]), "docker config")
+        user, password = entry.get("username"), entry.get("password")
+        if isinstance(user, str) and isinstance(password, str) and user and password:
+            return Credential(user, SecretStr(password), "docker config")
         return None
 
     def _from_helper(self, helper: str, server: str) -> Credential | None:

@@ -70,6 +70,8 @@ def media_type_of(body: bytes, content_type: str | None) -> str:
     """The manifest's media type, from its body where it says, else the Content-Type header."""
     data = _parse_json(body, "the manifest")
     media_type = data.get("mediaType") or (content_type or "").split(";")[0].strip()
+    if not isinstance(media_type, str):
+        raise ManifestError("the manifest's mediaType is not a string")
     if media_type not in INDEX_TYPES | MANIFEST_TYPES:
         if "manifests" in data:
             return OCI_INDEX
@@ -90,7 +92,10 @@ def select_platform(index_body: bytes, platform: Platform) -> str:
         if not isinstance(entry, dict) or not isinstance(entry.get("platform"), dict):
             continue
         p = entry["platform"]
-        candidate = Platform(str(p.get("os", "")), str(p.get("architecture", "")), p.get("variant"))
+        variant = p.get("variant")
+        if variant is not None and not isinstance(variant, str):
+            continue
+        candidate = Platform(str(p.get("os", "")), str(p.get("architecture", "")), variant)
         if candidate.normalized() == wanted and DIGEST.fullmatch(str(entry.get("digest", ""))):
             return entry["digest"]
     raise ManifestError(f"the index has no manifest for {wanted}")
