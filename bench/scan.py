@@ -439,6 +439,9 @@ class Bench:
             facts = self.counted("flow warm", self.flow, warm, 0)
             self.record("warm", f"flow warm c={first} (cacheTTL {WARM_TTL})", facts.wall)
             self.record("warm-own", "  own work inside it (discovery)", facts.own_work)
+        # cacheTTL 0s must bypass what the warm scans left in the cache, not read it.
+        facts = self.counted("flow cold after the warm ones", self.flow, cold[first], self.distinct)
+        self.record("cold-after", f"flow cold c={first} after the warm ones", facts.wall)
 
     def cold_round(self, c: int, config_file: str) -> None:
         facts = self.counted(f"plain c={c}", self.plain, config_file, self.distinct)
@@ -528,6 +531,7 @@ class Bench:
             f"{'  Prefect share: warm - own work':<46} {warm.median - own.median:9.3f}"
             f"{'':>9}{'':>9}  = {100 * (warm.median - own.median) / warm.median:.0f}% of it"
         )
+        row("cold-after", base)
         print()
 
         print(f"manifest requests per scan at the open registry (under /v2/{self.prefix}/)")

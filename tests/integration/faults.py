@@ -51,7 +51,7 @@ class FaultyRegistry(ThreadingHTTPServer):
         self.mode = mode
         self.body = manifest_for(image_id) if image_id else b""
         self.rate_limited = rate_limited
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, float]] = []  # method, path, monotonic time
         self.stop = threading.Event()
 
     @property
@@ -59,7 +59,7 @@ class FaultyRegistry(ThreadingHTTPServer):
         return f"127.0.0.1:{self.server_address[1]}"
 
     def answer(self, handler: _Handler, method: str) -> None:
-        self.requests.append((method, handler.path))
+        self.requests.append((method, handler.path, time.monotonic()))
         if self.mode == "slow":
             self.stop.wait(30)
             return
