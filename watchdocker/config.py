@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -91,6 +92,10 @@ class UpdateConfig(_Section):
     allow_compose_update: bool = Field(False, alias="allowComposeUpdate")
     recreate_strategy: Literal["recreate"] = Field("recreate", alias="recreateStrategy")
     remove_old_container: bool = Field(True, alias="removeOldContainer")
+    cleanup: bool = Field(False, description="remove the old image after a good update")
+    concurrency: int = Field(2, ge=1, le=32, description="updates at once, across runs")
+    health_timeout: Duration = Field(timedelta(seconds=60), alias="healthTimeout")
+    stable_seconds: Duration = Field(timedelta(seconds=10), alias="stableSeconds")
 
 
 class PolicyConfig(_Section):
@@ -135,6 +140,27 @@ class RegistryConfig(_Section):
     retries: int = Field(3, ge=0, le=10, description="retries on connection errors, 5xx and 429")
 
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _is_url(value: SecretStr) -> SecretStr:
+    # Only the shape is checked here: apprise itself is heavy to import and logs what it parses.
+    # The message must not quote the value - it holds tokens.
+    if not _URL_SCHEME.match(value.get_secret_value().strip()):
+        raise ValueError("not an apprise URL (expected scheme://..., e.g. json://host/path)")
+    return SecretStr(value.get_secret_value().strip())
+
+
+NotifyURL = Annotated[SecretStr, AfterValidator(_is_url)]
+
+
+class NotifyConfig(_Section):
+    urls: Annotated[list[NotifyURL], BeforeValidator(_split_list)] = Field(
+        default_factory=list,
+        description="apprise URLs notified of update runs; they carry tokens, so never shown",
+    )
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -160,6 +186,7 @@ class Settings(BaseSettings):
     update: UpdateConfig = Field(default_factory=UpdateConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
 
@@ -203,6 +230,10 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_UPDATE_ALLOW_COMPOSE": ("update", "allowComposeUpdate"),
     "WATCH_UPDATE_STRATEGY": ("update", "recreateStrategy"),
     "WATCH_UPDATE_REMOVE_OLD": ("update", "removeOldContainer"),
+    "WATCH_UPDATE_CLEANUP": ("update", "cleanup"),
+    "WATCH_UPDATE_CONCURRENCY": ("update", "concurrency"),
+    "WATCH_UPDATE_HEALTH_TIMEOUT": ("update", "healthTimeout"),
+    "WATCH_UPDATE_STABLE_SECONDS": ("update", "stableSeconds"),
     "WATCH_POLICY_SKIP_LABELS": ("policy", "skipLabels"),
     "WATCH_POLICY_ONLY_LABELS": ("policy", "onlyLabels"),
     "WATCH_POLICY_EXCLUDE_LABELS": ("policy", "excludeLabels"),
@@ -213,6 +244,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_REGISTRY_INSECURE": ("registry", "insecure"),
     "WATCH_REGISTRY_TIMEOUT": ("registry", "timeout"),
     "WATCH_REGISTRY_RETRIES": ("registry", "retries"),
+    "WATCH_NOTIFY_URLS": ("notify", "urls"),
     "WATCH_LOG_LEVEL": ("logging", "level"),
     "WATCH_STATE_DIR": ("stateDir",),
 }
@@ -316,10 +348,12 @@ def _env_name(path: tuple[str | int, ...]) -> str | None:
 
 def _may_hold_a_secret(loc: tuple[str | int, ...]) -> bool:
     # Anything under registry.auth (an entry may be written as "user:password"), the registry
-    # section itself, and every key named like a secret.
+    # section itself, every key named like a secret, and anything under notify (apprise URLs
+    # carry their tokens inline, and the section may be mistyped as a bare URL).
     return (
         loc[:2] == ("registry", "auth")
         or loc == ("registry",)
+        or loc[:1] == ("notify",)
         or bool(loc and loc[-1] in _SECRET_KEYS)
     )
 

@@ -29,6 +29,7 @@ ConfigOption = Annotated[
     ),
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
 @app.callback()
@@ -75,18 +76,9 @@ def _print_scan_table(report: object) -> None:
     console.print(report.summary)  # type: ignore[attr-defined]
 
 
-@app.command()
-def scan(
-    config: ConfigOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    include_stopped: Annotated[
-        bool | None,
-        typer.Option("--include-stopped/--running-only", help="check stopped containers too"),
-    ] = None,
-    verbose: VerboseOption = False,
-) -> None:
-    """Tell, for every container, whether its registry has a newer image."""
-    settings = _settings(config)
+def _run_flow(settings: Settings, verbose: bool, flow_name: str, **parameters: object) -> object:
+    """Run a flow of watchdocker.flows against the Prefect API (embedded default: a local
+    server); returns its result, or exits with one line saying why it could not run."""
     from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
 
     prepare_environment(settings, console_level="INFO" if verbose else "CRITICAL")
@@ -98,22 +90,114 @@ def scan(
         raise fail(str(exc)) from None
     try:
         with prefect_api(settings):
-            from watchdocker.flows.scan import scan as scan_flow
+            import watchdocker.flows as flows
 
-            state = scan_flow(
-                include_stopped=include_stopped,
-                config_file=str(config) if config else None,
-                return_state=True,
-            )
+            flow = getattr(flows, flow_name)
+            state = flow(**parameters, return_state=True)
             result = state.result(raise_on_failure=False)
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
     if isinstance(result, BaseException) or not state.is_completed():
-        raise fail(f"the scan failed: {result}")
+        raise fail(f"the {flow_name.replace('_', '-')} run failed: {result}")
+    return result
+
+
+@app.command()
+def scan(
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    include_stopped: Annotated[
+        bool | None,
+        typer.Option("--include-stopped/--running-only", help="check stopped containers too"),
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Tell, for every container, whether its registry has a newer image."""
+    settings = _settings(config)
+    report = _run_flow(
+        settings,
+        verbose,
+        "scan",
+        include_stopped=include_stopped,
+        config_file=str(config) if config else None,
+    )
     if json_output:
-        print(json.dumps({"containers": [c.model_dump() for c in result.containers]}, indent=2))
+        print(json.dumps({"containers": [c.model_dump() for c in report.containers]}, indent=2))
     else:
-        _print_scan_table(result)
+        _print_scan_table(report)
+
+
+_RESULT_STYLE = {
+    "updated": "bold green",
+    "rolled_back": "bold yellow",
+    "failed": "bold red",
+    "skipped": "dim",
+    "up_to_date": "green",
+}
+
+
+@app.command()
+def update(
+    names: Annotated[list[str] | None, typer.Argument(help="containers to update")] = None,
+    all_outdated: Annotated[
+        bool, typer.Option("--all", help="every container with an update that policy allows")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan, change nothing")
+    ] = False,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Pull, recreate, health-check, and roll back on failure. Exit 1 when any update failed
+    or was rolled back."""
+    if bool(names) == all_outdated:
+        raise fail("name the containers to update, or give --all (not both)", 2)
+    settings = _settings(config)
+    report = _run_flow(
+        settings,
+        verbose,
+        "update",
+        containers=names or None,
+        all=all_outdated,
+        dry_run=dry_run,
+        config_file=str(config) if config else None,
+    )
+    if json_output:
+        print(json.dumps({"results": [r.model_dump() for r in report.results]}, indent=2))
+    else:
+        table = Table(title="watch-docker update" + (" (dry run)" if dry_run else ""))
+        for column in ("NAME", "IMAGE", "RESULT", "REASON"):
+            table.add_column(column, overflow="fold")
+        for r in report.results:
+            table.add_row(r.name, r.image, f"[{_RESULT_STYLE[r.result]}]{r.result}[/]", r.reason)
+        console = Console()
+        console.print(table)
+        console.print(report.summary)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def recover(config: ConfigOption = None) -> None:
+    """Finish or undo updates that a killed process left half-done (every flow does this
+    first too)."""
+    settings = _settings(config)
+    from watchdocker.engine.client import EngineUnavailable
+    from watchdocker.flows.clients import engine_for, updater_for
+
+    try:
+        engine = engine_for(settings)
+    except EngineUnavailable as exc:
+        raise fail(str(exc)) from None
+    try:
+        recovered = updater_for(settings, engine).recover()
+    finally:
+        engine.close()
+    for item in recovered:
+        print(f"{item.name}: interrupted update {item.outcome.replace('_', ' ')}")
+    if not recovered:
+        print("nothing to recover")
 
 
 def main() -> None:

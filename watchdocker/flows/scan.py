@@ -13,7 +13,6 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from watchdocker.blocks.registry_credentials import registry_credential_blocks
 from watchdocker.config import Settings, load_settings
 from watchdocker.container_status import (
     CheckPlan,
@@ -25,12 +24,8 @@ from watchdocker.container_status import (
     plan_check,
     tag_reference,
 )
+from watchdocker.flows.clients import registry_client_for
 from watchdocker.registry.client import RegistryClient
-from watchdocker.registry.credentials import (
-    CredentialStore,
-    DockerConfigCredentials,
-    configured_credentials,
-)
 from watchdocker.registry.errors import RegistryError
 from watchdocker.tasks.scan import (
     discover_containers_task,
@@ -39,21 +34,6 @@ from watchdocker.tasks.scan import (
 )
 
 ARTIFACT_KEY = "watchdocker-scan"
-
-
-def registry_client_for(settings: Settings) -> RegistryClient:
-    """A client with every credential source, in the issue's order of precedence."""
-    store = CredentialStore(
-        configured_credentials(settings.registry.auth) + registry_credential_blocks(),
-        DockerConfigCredentials(),
-    )
-    return RegistryClient(
-        store,
-        insecure=settings.registry.insecure,
-        timeout=settings.registry.timeout.total_seconds(),
-        retries=settings.registry.retries,
-        concurrency=settings.scan.concurrency,
-    )
 
 
 def _short(digest: str | None) -> str:

@@ -1,0 +1,121 @@
+"""The recovery journal and the plans that finish or undo an interrupted update."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from watchdocker.journal import Journal, UpdateInProgress, new_entry
+from watchdocker.rollback import Action, Observed, finish_plan, recovery_plan, rollback_plan
+
+OLD, NEW = "a" * 64, "b" * 64
+
+
+def entry(step="begun", old_running=True, new_id=None):
+    made = new_entry("web", OLD, old_running, "registry.local/web:latest", "sha256:" + "c" * 64)
+    return made.model_copy(update={"step": step, "new_id": new_id})
+
+
+ASIDE = entry().aside_name
+
+# (journalled step, what the engine shows) -> actions: every state a kill can leave behind.
+ROLLBACK_CASES = [
+    ("begun: nothing touched", entry(), Observed("web", True, None, False), []),
+    (
+        "stopping: old stopped, not renamed",
+        entry("stopping"),
+        Observed("web", False, None, False),
+        [Action("start", OLD)],
+    ),
+    (
+        "renamed: old aside",
+        entry("renamed"),
+        Observed(ASIDE, False, None, False),
+        [Action("rename", OLD, "web"), Action("start", OLD)],
+    ),
+    (
+        "created but id not journalled",
+        entry("renamed"),
+        Observed(ASIDE, False, NEW, False),
+        [Action("remove", NEW), Action("rename", OLD, "web"), Action("start", OLD)],
+    ),
+    (
+        "started, health unknown",
+        entry("starting", new_id=NEW),
+        Observed(ASIDE, False, NEW, True),
+        [Action("remove", NEW), Action("rename", OLD, "web"), Action("start", OLD)],
+    ),
+    (
+        "old was stopped before: stays stopped",
+        entry("renamed", old_running=False),
+        Observed(ASIDE, False, None, False),
+        [Action("rename", OLD, "web")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "journalled", "seen", "expected"), ROLLBACK_CASES, ids=[c[0] for c in ROLLBACK_CASES]
+)
+def test_rollback_plan(case, journalled, seen, expected):
+    assert rollback_plan(journalled, seen) == expected
+    outcome, actions = recovery_plan(journalled, seen)
+    assert (outcome, actions) == ("rolled_back", expected)
+
+
+def test_a_healthy_update_is_finished_not_undone():
+    seen = Observed(ASIDE, False, NEW, True)
+    outcome, actions = recovery_plan(entry("healthy", new_id=NEW), seen)
+    assert outcome == "finished" and actions == [Action("remove", OLD)]
+
+
+def test_finishing_starts_a_stopped_new_container_and_stops_a_running_old_one():
+    seen = Observed(ASIDE, True, NEW, False)
+    assert finish_plan(entry("healthy", new_id=NEW), seen) == [
+        Action("start", NEW),
+        Action("stop", OLD),
+        Action("remove", OLD),
+    ]
+
+
+def test_with_the_old_container_gone_the_new_one_is_kept():
+    outcome, actions = recovery_plan(
+        entry("starting", new_id=NEW), Observed(None, False, NEW, False)
+    )
+    assert outcome == "finished" and actions == [Action("start", NEW)]
+
+
+def test_journal_entries_survive_and_lock(tmp_path: Path):
+    journal = Journal(tmp_path)
+    first = journal.begin(entry())
+    with pytest.raises(UpdateInProgress, match="process"):
+        journal.begin(entry())
+    moved = journal.advance(first, "renamed")
+    assert Journal(tmp_path).read("web") == moved  # a new process reads what was written
+    assert journal.abandoned() == []  # this process is alive
+    journal.finish(moved)
+    assert journal.read("web") is None and journal.entries() == []
+
+
+def test_entries_of_a_dead_process_are_abandoned(tmp_path: Path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    journal = Journal(tmp_path)
+    journal.begin(entry().model_copy(update={"pid": int(dead.stdout)}))
+    assert [e.name for e in journal.abandoned()] == ["web"]
+    assert os.getpid() != int(dead.stdout)
+
+
+def test_a_torn_first_write_is_dropped_and_does_not_lock(tmp_path: Path):
+    (tmp_path / "web.json").write_text('{"name": "web", "old_')
+    journal = Journal(tmp_path)
+    assert journal.entries() == []
+    journal.begin(entry())  # the container is not locked by the torn write

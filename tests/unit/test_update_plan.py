@@ -1,0 +1,85 @@
+"""Which containers an update run replaces, and the result contract."""
+
+from __future__ import annotations
+
+from watchdocker.container_status import ContainerStatus
+from watchdocker.update_plan import UpdateReport, UpdateResult, group_by_image, plan_updates
+
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def status(name, state, image="reg.local/app:latest", reason=""):
+    remote = D2 if state in ("update_available", "up_to_date") else None
+    return ContainerStatus(
+        id=f"id-{name}",
+        name=name,
+        image=image,
+        running=True,
+        status=state,
+        reason=reason,
+        local_digest=D1,
+        remote_digest=remote,
+    )
+
+
+SCAN = [
+    status("web", "update_available"),
+    status("web2", "update_available"),
+    status("db", "up_to_date", image="reg.local/db:16"),
+    status("pinned", "skipped", reason="pinned to digest"),
+    status("broken", "error", reason="registry x: 401"),
+    status("stack-web", "update_available", image="reg.local/stack:1"),
+]
+LABELS = {"id-stack-web": {"com.docker.compose.project": "stack"}}
+
+
+def test_all_takes_every_update_and_skips_compose_by_default():
+    planned, known = plan_updates(SCAN, LABELS, None, allow_compose=False)
+    assert [p.name for p in planned] == ["web", "web2"]
+    assert planned[0].remote_digest == D2 and planned[0].container_id == "id-web"
+    assert [(r.name, r.result) for r in known] == [("stack-web", "skipped")]
+    assert "compose project 'stack'" in known[0].reason
+
+
+def test_compose_containers_when_allowed():
+    planned, _ = plan_updates(SCAN, LABELS, None, allow_compose=True)
+    assert "stack-web" in [p.name for p in planned]
+
+
+def test_named_containers_each_get_a_result():
+    names = ["web", "db", "pinned", "broken", "ghost"]
+    planned, known = plan_updates(SCAN, LABELS, names, allow_compose=False)
+    assert [p.name for p in planned] == ["web"]
+    results = {r.name: r for r in known}
+    assert results["db"].result == "up_to_date"
+    assert results["pinned"].result == "skipped" and results["pinned"].reason == "pinned to digest"
+    assert results["broken"].result == "failed" and "401" in results["broken"].reason
+    assert (
+        results["ghost"].result == "failed"
+        and "no container named 'ghost'" in results["ghost"].reason
+    )
+
+
+def test_one_image_is_updated_serially():
+    planned, _ = plan_updates(SCAN, LABELS, None, allow_compose=True)
+    groups = group_by_image(planned)
+    assert [[p.name for p in g] for g in groups] == [["web", "web2"], ["stack-web"]]
+
+
+def test_report_ok_and_summary():
+    report = UpdateReport(
+        results=[
+            UpdateResult(name="a", image="i", result="updated"),
+            UpdateResult(name="b", image="i", result="rolled_back", reason="unhealthy"),
+        ]
+    )
+    assert not report.ok and report.summary == "1 updated, 1 rolled back"
+    assert UpdateReport(results=[]).summary == "nothing to update"
+    assert set(UpdateResult(name="a", image="i", result="updated").model_dump()) == {
+        "name",
+        "image",
+        "result",
+        "reason",
+        "old_image_id",
+        "new_image_id",
+    }

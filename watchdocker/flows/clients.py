@@ -1,0 +1,56 @@
+"""What a flow run talks to, built from the settings: registries (with every credential
+source, in the documented order), the Docker engine, and the updater with its journal."""
+
+from __future__ import annotations
+
+import docker
+
+from watchdocker.blocks.registry_credentials import registry_credential_blocks
+from watchdocker.config import Settings
+from watchdocker.engine.client import connect
+from watchdocker.engine.updater import HealthPolicy, Updater
+from watchdocker.journal import Journal
+from watchdocker.registry.client import RegistryClient
+from watchdocker.registry.credentials import (
+    CredentialStore,
+    DockerConfigCredentials,
+    configured_credentials,
+)
+
+
+def credential_store_for(settings: Settings) -> CredentialStore:
+    return CredentialStore(
+        configured_credentials(settings.registry.auth) + registry_credential_blocks(),
+        DockerConfigCredentials(),
+    )
+
+
+def registry_client_for(settings: Settings, store: CredentialStore | None = None) -> RegistryClient:
+    return RegistryClient(
+        store or credential_store_for(settings),
+        insecure=settings.registry.insecure,
+        timeout=settings.registry.timeout.total_seconds(),
+        retries=settings.registry.retries,
+        concurrency=settings.scan.concurrency,
+    )
+
+
+def engine_for(settings: Settings) -> docker.DockerClient:
+    # Stopping a container waits for its stop timeout: allow long API calls.
+    return connect(settings.docker.host, timeout=300)
+
+
+def updater_for(settings: Settings, engine: docker.DockerClient) -> Updater:
+    """One journal directory per engine, so one state directory can serve several hosts."""
+    journal = Journal(settings.state_dir / "journal" / engine.info()["ID"].replace(":", "_"))
+    health = HealthPolicy(
+        timeout=settings.update.health_timeout.total_seconds(),
+        stable_seconds=settings.update.stable_seconds.total_seconds(),
+    )
+    return Updater(
+        engine.api,
+        journal,
+        health,
+        remove_old=settings.update.remove_old_container,
+        cleanup=settings.update.cleanup,
+    )

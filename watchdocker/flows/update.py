@@ -1,0 +1,151 @@
+"""The `update` and `auto-update` flows: scan, then pull -> recreate -> health-check -> remove
+the old container, or roll back; one notification per run and one per problem."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from watchdocker.config import Settings, load_settings
+from watchdocker.engine.updater import Updater
+from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
+from watchdocker.flows.scan import scan
+from watchdocker.registry.credentials import CredentialStore
+from watchdocker.tasks.update import (
+    UPDATE_SLOTS,
+    pull_image,
+    recover_interrupted_updates,
+    replace_container,
+)
+from watchdocker.update_plan import (
+    PlannedUpdate,
+    UpdateReport,
+    UpdateResult,
+    group_by_image,
+    plan_updates,
+)
+
+ARTIFACT_KEY = "watchdocker-update"
+
+
+@task(name="update-image", task_run_name="update {group[0].image}", cache_policy=NO_CACHE)
+def update_image(
+    group: list[PlannedUpdate], updater: Updater, credentials: CredentialStore
+) -> list[UpdateResult]:
+    """One image: pulled once, its containers replaced one after the other."""
+    first = group[0]
+    try:
+        new_image_id = pull_image(first.image, first.remote_digest, updater.api, credentials)
+    except Exception as exc:  # a failed pull changes nothing: every container keeps running
+        reason = f"pull failed, nothing changed: {exc}"
+        return [
+            UpdateResult(name=p.name, image=p.image, result="failed", reason=reason) for p in group
+        ]
+    results = []
+    for item in group:
+        done = replace_container(item.name, item.container_id, new_image_id, item.image, updater)
+        results.append(
+            UpdateResult(
+                name=item.name,
+                image=item.image,
+                result=done.result,
+                reason=done.reason,
+                old_image_id=done.old_image_id,
+                new_image_id=done.new_image_id,
+            )
+        )
+    return results
+
+
+def _publish(report: UpdateReport) -> None:
+    create_table_artifact(
+        table=[r.model_dump() for r in report.results],
+        key=ARTIFACT_KEY,
+        description=f"update: {report.summary}",
+    )
+    run_id = flow_run.get_id()
+    if run_id:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run_id, name=f"update: {report.summary}")
+
+
+def _ensure_slots(settings: Settings) -> None:
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(UPDATE_SLOTS, settings.update.concurrency)
+
+
+def run_update(
+    settings: Settings, names: list[str] | None, dry_run: bool, config_file: str | None
+) -> UpdateReport:
+    engine = engine_for(settings)
+    try:
+        updater = updater_for(settings, engine)
+        recover_interrupted_updates(updater)
+        report = scan(include_stopped=True if names else None, config_file=config_file)
+        labels = {
+            s.id: engine.api.inspect_container(s.id)["Config"].get("Labels") or {}
+            for s in report.containers
+            if s.status == "update_available"
+        }
+        planned, known = plan_updates(
+            report.containers, labels, names, settings.update.allow_compose_update
+        )
+        if dry_run:
+            would = [
+                UpdateResult(
+                    name=p.name,
+                    image=p.image,
+                    result="skipped",
+                    reason=f"dry run: would update {p.local_digest} -> {p.remote_digest}",
+                )
+                for p in planned
+            ]
+            return UpdateReport(results=known + would)
+        _ensure_slots(settings)
+        credentials = credential_store_for(settings)
+        futures = [update_image.submit(g, updater, credentials) for g in group_by_image(planned)]
+        results = known + [r for f in futures for r in f.result()]
+    finally:
+        engine.close()
+    return UpdateReport(results=results)
+
+
+@flow(name="update", task_runner=ThreadPoolTaskRunner(max_workers=8))
+def update(
+    containers: list[str] | None = None,
+    all: bool = False,
+    dry_run: bool = False,
+    config_file: str | None = None,
+) -> UpdateReport:
+    """Update the named containers, or with `all` every container a scan finds outdated.
+
+    Args:
+        containers: container names to update.
+        all: update every container with an update that policy allows.
+        dry_run: only say what would be updated.
+        config_file: a config.yaml to read instead of the default places.
+    """
+    if not containers and not all:
+        raise ValueError("name the containers to update, or set all")
+    settings = load_settings(config_file)
+    report = run_update(settings, None if all else containers, dry_run, config_file)
+    _publish(report)
+    get_run_logger().info("update: %s", report.summary)
+    return report
+
+
+@flow(name="auto-update", task_runner=ThreadPoolTaskRunner(max_workers=8))
+def auto_update(config_file: str | None = None) -> UpdateReport:
+    """Scan, then update every container that has an update and policy allows
+    (only when update.enabled is true)."""
+    settings = load_settings(config_file)
+    if not settings.update.enabled:
+        get_run_logger().info("update.enabled is false: nothing is updated")
+        return UpdateReport(results=[])
+    report = run_update(settings, None, False, config_file)
+    _publish(report)
+    return report

@@ -1,0 +1,91 @@
+"""Prefect tasks of an update: recover, pull (retried: harmless), replace (never retried: a
+half-done replacement is rolled back, not repeated)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import docker
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
+from prefect.logging import get_run_logger
+
+from watchdocker.engine.pull import pull_by_digest
+from watchdocker.engine.updater import RecoveryResult, ReplaceResult, Updater
+from watchdocker.logs import log_event
+from watchdocker.reference import ImageReference
+from watchdocker.registry.credentials import CredentialStore
+
+UPDATE_SLOTS = "watchdocker-updates"
+
+
+@task(name="recover-interrupted-updates", cache_policy=NO_CACHE)
+def recover_interrupted_updates(updater: Updater) -> list[RecoveryResult]:
+    recovered = updater.recover()
+    logger = get_run_logger()
+    for item in recovered:
+        log_event(
+            logger,
+            logging.WARNING,
+            f"interrupted update {item.outcome}",
+            component="update",
+            action="recover",
+            container=item.name,
+        )
+    return recovered
+
+
+@task(
+    name="pull-image",
+    task_run_name="pull {image}",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+)
+def pull_image(image: str, digest: str, api: docker.APIClient, credentials: CredentialStore) -> str:
+    started = time.perf_counter()
+    reference = ImageReference.parse(image)
+    image_id = pull_by_digest(api, reference, digest, credentials.lookup(reference.registry))
+    log_event(
+        get_run_logger(),
+        logging.INFO,
+        "pulled",
+        component="update",
+        action="pull",
+        image=image,
+        digest=digest,
+        durationMs=round((time.perf_counter() - started) * 1000),
+    )
+    return image_id
+
+
+@task(name="replace-container", task_run_name="replace {name}", cache_policy=NO_CACHE)
+def replace_container(
+    name: str, container_id: str, new_image_id: str, image: str, updater: Updater
+) -> ReplaceResult:
+    """Stop, recreate, check health, remove the old one or roll back; holds one of the
+    `watchdocker-updates` slots (update.concurrency, across runs) meanwhile."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    with concurrency(UPDATE_SLOTS, occupy=1, strict=False):
+        result = updater.replace(container_id, new_image_id, image)
+    level = logging.INFO if result.result == "updated" else logging.ERROR
+    log_event(
+        logger,
+        level,
+        result.result.replace("_", " "),
+        component="update",
+        action="replace",
+        container=name,
+        image=image,
+        digest=new_image_id,
+        durationMs=round((time.perf_counter() - started) * 1000),
+        err=result.reason or None,
+    )
+    if result.new_logs:
+        logger.error(
+            "last log lines of the new container %s:\n%s", name, "\n".join(result.new_logs)
+        )
+    return result

@@ -1,0 +1,120 @@
+"""Which containers an update run replaces, from a scan: plain functions and the result rows
+of the `update --json` contract."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel
+
+from watchdocker.container_status import ContainerStatus
+
+UpdateResultKind = Literal["updated", "rolled_back", "failed", "skipped", "up_to_date"]
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+
+
+class UpdateResult(BaseModel):
+    name: str
+    image: str
+    result: UpdateResultKind
+    reason: str = ""
+    old_image_id: str | None = None
+    new_image_id: str | None = None
+
+
+class UpdateReport(BaseModel):
+    results: list[UpdateResult]
+
+    def count(self, result: UpdateResultKind) -> int:
+        return sum(1 for r in self.results if r.result == result)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.count("failed") or self.count("rolled_back"))
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"{self.count(kind)} {kind.replace('_', ' ')}"
+            for kind in ("updated", "rolled_back", "failed")
+            if self.count(kind)
+        ]
+        return ", ".join(parts) or "nothing to update"
+
+
+class PlannedUpdate(BaseModel):
+    container_id: str
+    name: str
+    image: str  # the reference text the container was created from
+    remote_digest: str
+    local_digest: str | None = None
+
+
+def plan_updates(
+    statuses: Sequence[ContainerStatus],
+    labels: Mapping[str, Mapping[str, str]],
+    names: Sequence[str] | None,
+    allow_compose: bool,
+) -> tuple[list[PlannedUpdate], list[UpdateResult]]:
+    """The updates to make, and the results already known for the rest. `names` None means
+    every container the scan found with an update; otherwise exactly the named ones."""
+    by_name = {s.name: s for s in statuses}
+    chosen: list[ContainerStatus] = []
+    known: list[UpdateResult] = []
+    if names is None:
+        chosen = [s for s in statuses if s.status == "update_available"]
+    else:
+        for name in names:
+            status = by_name.get(name)
+            if status is None:
+                known.append(
+                    UpdateResult(
+                        name=name, image="", result="failed", reason=f"no container named {name!r}"
+                    )
+                )
+            else:
+                chosen.append(status)
+    planned = []
+    for s in chosen:
+        if s.status == "up_to_date":
+            known.append(UpdateResult(name=s.name, image=s.image, result="up_to_date"))
+        elif s.status == "skipped":
+            known.append(
+                UpdateResult(name=s.name, image=s.image, result="skipped", reason=s.reason)
+            )
+        elif s.status == "error" or not s.remote_digest:
+            known.append(
+                UpdateResult(
+                    name=s.name, image=s.image, result="failed", reason=f"scan failed: {s.reason}"
+                )
+            )
+        elif not allow_compose and COMPOSE_PROJECT_LABEL in labels.get(s.id, {}):
+            project = labels[s.id][COMPOSE_PROJECT_LABEL]
+            known.append(
+                UpdateResult(
+                    name=s.name,
+                    image=s.image,
+                    result="skipped",
+                    reason=f"managed by compose project {project!r} (update.allowComposeUpdate)",
+                )
+            )
+        else:
+            planned.append(
+                PlannedUpdate(
+                    container_id=s.id,
+                    name=s.name,
+                    image=s.image,
+                    remote_digest=s.remote_digest,
+                    local_digest=s.local_digest,
+                )
+            )
+    return planned, known
+
+
+def group_by_image(planned: Sequence[PlannedUpdate]) -> list[list[PlannedUpdate]]:
+    """Updates of one image run one after the other (seed §9); groups run side by side."""
+    groups: dict[str, list[PlannedUpdate]] = {}
+    for item in planned:
+        groups.setdefault(item.image, []).append(item)
+    return list(groups.values())
