@@ -25,10 +25,10 @@ import apprise
 from pydantic import BaseModel, SecretStr
 
 from watchdocker.logs import log_event
+from watchdocker.update_plan import UpdateResultKind
 
 log = logging.getLogger(__name__)
 
-Result = Literal["updated", "rolled_back", "failed", "skipped", "up_to_date"]
 Level = Literal["info", "warning", "failure"]
 
 
@@ -37,7 +37,7 @@ class UpdateOutcome(BaseModel):
 
     name: str
     image: str
-    result: Result
+    result: UpdateResultKind
     reason: str = ""
     old_digest: str | None = None
     new_digest: str | None = None
@@ -52,12 +52,12 @@ class Message:
 
 # --- what to say ---------------------------------------------------------------------------
 
-_HEADINGS: dict[Result, str] = {
+_HEADINGS: dict[UpdateResultKind, str] = {
     "updated": "Updated",
     "rolled_back": "Rolled back",
     "failed": "Failed",
 }
-_UNCHANGED: dict[Result, str] = {"up_to_date": "up to date", "skipped": "skipped"}
+_UNCHANGED: dict[UpdateResultKind, str] = {"up_to_date": "up to date", "skipped": "skipped"}
 
 
 def short_digest(digest: str | None) -> str:
@@ -74,12 +74,12 @@ def _digests(outcome: UpdateOutcome) -> str:
 
 
 def _line(outcome: UpdateOutcome) -> str:
-    parts = [f"- {outcome.name} ({outcome.image})"]
+    line = f"- {outcome.name} ({outcome.image})"
     if digests := _digests(outcome):
-        parts.append(digests)
+        line += f": {digests}"
     if outcome.reason:
-        parts.append(outcome.reason)
-    return ": ".join(parts[:2]) + "".join(f" — {part}" for part in parts[2:])
+        line += f" — {outcome.reason}"
+    return line
 
 
 def run_summary(outcomes: list[UpdateOutcome], run_url: str | None = None) -> Message | None:
@@ -102,14 +102,13 @@ def run_summary(outcomes: list[UpdateOutcome], run_url: str | None = None) -> Me
         lines.append(f"Unchanged: {', '.join(unchanged)}.")
     if run_url:
         lines.append(f"Run: {run_url}")
-    level: Level = (
-        "failure" if groups["failed"] else "warning" if groups["rolled_back"] else "info"
-    )
+    level: Level = "failure" if groups["failed"] else "warning" if groups["rolled_back"] else "info"
     return Message(f"watch-docker: {', '.join(counts)}", "\n".join(lines), level)
 
 
 def problem_alert(outcome: UpdateOutcome, run_url: str | None = None) -> Message:
     """The alert sent as soon as an update is rolled back or fails, with its reason."""
+    level: Level
     if outcome.result == "rolled_back":
         title, level = f"watch-docker: {outcome.name} rolled back", "warning"
     elif outcome.result == "failed":
@@ -122,7 +121,7 @@ def problem_alert(outcome: UpdateOutcome, run_url: str | None = None) -> Message
     lines.append(f"Reason: {outcome.reason or 'not given'}")
     if run_url:
         lines.append(f"Run: {run_url}")
-    return Message(title, "\n".join(lines), level)  # type: ignore[arg-type]
+    return Message(title, "\n".join(lines), level)
 
 
 # --- how to send it ------------------------------------------------------------------------
@@ -176,9 +175,10 @@ _HTTP_STATUS = re.compile(r"error=(\d{3})\b")
 
 
 def _scheme(url: str) -> str:
-    # Only a well-formed scheme is shown: text without one may be the token itself.
+    """`json://` for a json URL: all of a URL that may be shown. Text without a well-formed
+    scheme may be the token itself, so none of it is."""
     match = _SCHEME.match(url.strip())
-    return match[1].lower() if match else "(no scheme)"
+    return f"{match[1].lower()}://" if match else "(no scheme)"
 
 
 def _reason(records: list[logging.LogRecord]) -> str:
@@ -205,13 +205,14 @@ class Notifier:
         logger: logging.Logger | logging.LoggerAdapter | None = None,
     ) -> None:
         self._log = logger or log
-        # (scheme, Apprise), None where apprise cannot parse the URL.
+        # (scheme, Apprise); None where apprise cannot parse the URL.
         self._targets: list[tuple[str, apprise.Apprise | None]] = []
-        for url in urls:
-            raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+        # The same URL from the config and a block is one destination: told once.
+        raws = (url.get_secret_value() if isinstance(url, SecretStr) else url for url in urls)
+        for raw in dict.fromkeys(filter(None, (raw.strip() for raw in raws))):
             target = apprise.Apprise()
             with _WITHHOLD.capture():
-                added = target.add(raw.strip())
+                added = target.add(raw)
             self._targets.append((_scheme(raw), target if added else None))
 
     def __len__(self) -> int:
@@ -234,7 +235,7 @@ class Notifier:
                 "notification not sent",
                 component="notify",
                 action="send",
-                url=f"{scheme}:// ({index} of {len(self._targets)})",
+                url=f"{scheme} ({index} of {len(self._targets)})",
                 err=reason,
             )
         return delivered

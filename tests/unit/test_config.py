@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from watchdocker import config as config_module
 from watchdocker.config import (
@@ -308,6 +309,15 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_UPDATE_ALLOW_COMPOSE": ("on", "update.allow_compose_update", True),
     "WATCH_UPDATE_STRATEGY": ("recreate", "update.recreate_strategy", "recreate"),
     "WATCH_UPDATE_REMOVE_OLD": ("false", "update.remove_old_container", False),
+    "WATCH_UPDATE_CLEANUP": ("true", "update.cleanup", True),
+    "WATCH_UPDATE_CONCURRENCY": ("4", "update.concurrency", 4),
+    "WATCH_UPDATE_HEALTH_TIMEOUT": ("2m", "update.health_timeout", timedelta(minutes=2)),
+    "WATCH_UPDATE_STABLE_SECONDS": ("5s", "update.stable_seconds", timedelta(seconds=5)),
+    "WATCH_NOTIFY_URLS": (
+        "json://h/a, form://h/b",
+        "notify.urls",
+        [SecretStr("json://h/a"), SecretStr("form://h/b")],
+    ),
     "WATCH_POLICY_SKIP_LABELS": (" a , b=c,, ", "policy.skip_labels", ["a", "b=c"]),
     "WATCH_POLICY_ONLY_LABELS": ("team=web", "policy.only_labels", ["team=web"]),
     "WATCH_POLICY_EXCLUDE_LABELS": ("x,y", "policy.exclude_labels", ["x", "y"]),

@@ -11,6 +11,7 @@ from typing import Literal
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from watchdocker.durations import parse_duration
 from watchdocker.journal import Journal, JournalEntry, Step, new_entry
@@ -19,9 +20,14 @@ from watchdocker.rollback import Action, Observed, recovery_plan, rollback_plan
 
 HEALTH_TIMEOUT_LABEL = "watchdocker.health-timeout"
 STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"
-# Fault injection for the crash tests: pause after journalling this step, to be killed there.
+# Fault injection for the crash tests: after journalling this step, pause (while the file named
+# by WATCHDOCKER_PAUSE_FILE exists, or for an hour) so that the test can kill the process there.
 PAUSE_AT_STEP_VAR = "WATCHDOCKER_PAUSE_AT_STEP"
+PAUSE_FILE_VAR = "WATCHDOCKER_PAUSE_FILE"
 _POLL = 0.25
+# Giving the service back matters more than speed: starting the old container again is retried
+# (a port or device another process held a moment may be free a moment later).
+_RESTART_ATTEMPTS = 6
 
 Result = Literal["updated", "rolled_back", "failed"]
 
@@ -67,8 +73,12 @@ class RecoveryResult:
 
 
 def _fault_point(step: Step) -> None:
-    if os.environ.get(PAUSE_AT_STEP_VAR) == step:
-        time.sleep(3600)
+    if os.environ.get(PAUSE_AT_STEP_VAR) != step:
+        return
+    pause_file = os.environ.get(PAUSE_FILE_VAR)
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline and (pause_file is None or os.path.exists(pause_file)):
+        time.sleep(0.05)
 
 
 def has_healthcheck(container: dict) -> bool:
@@ -158,7 +168,15 @@ class Updater:
             wait_healthy(self.api, new_id, policy)
         except (UpdateFailed, DockerException) as exc:
             result.new_logs = self._tail_logs(result.new_id)
-            self._execute(rollback_plan(entry, self._observe(entry)))
+            try:
+                self._execute(rollback_plan(entry, self._observe(entry)))
+            except DockerException as rollback_exc:
+                # The journal entry stays: `recover` (or the next run) tries again.
+                result.reason = (
+                    f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)} "
+                    "(left for `watch-docker recover`)"
+                )
+                return result
             self.journal.finish(entry)
             result.result, result.reason = "rolled_back", _reason(exc)
             return result
@@ -217,9 +235,19 @@ class Updater:
             elif action.kind == "rename":
                 self.api.rename(action.container, action.name)
             elif action.kind == "start":
-                self.api.start(action.container)
+                self._start_with_retries(action.container)
             elif action.kind == "stop":
                 self.api.stop(action.container)
+
+    def _start_with_retries(self, container_id: str) -> None:
+        for attempt in Retrying(
+            stop=stop_after_attempt(_RESTART_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            retry=retry_if_exception_type(APIError),
+            reraise=True,
+        ):
+            with attempt:
+                self.api.start(container_id)
 
     def recover(self) -> list[RecoveryResult]:
         """Finish or undo every update whose process died (run before any new update)."""

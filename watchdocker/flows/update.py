@@ -10,10 +10,12 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.config import Settings, load_settings
 from watchdocker.engine.updater import Updater
 from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
 from watchdocker.flows.scan import scan
+from watchdocker.notify import UpdateOutcome, problem_alert, run_summary
 from watchdocker.registry.credentials import CredentialStore
 from watchdocker.tasks.update import (
     UPDATE_SLOTS,
@@ -59,6 +61,30 @@ def update_image(
             )
         )
     return results
+
+
+@task(name="notify", cache_policy=NO_CACHE)
+def notify(report: UpdateReport, planned: list[PlannedUpdate], settings: Settings) -> None:
+    """One message for the run, and one for each rollback or failure; URLs never leave here."""
+    digests = {p.name: (p.local_digest, p.remote_digest) for p in planned}
+    outcomes = [
+        UpdateOutcome(
+            name=r.name,
+            image=r.image,
+            result=r.result,
+            reason=r.reason,
+            old_digest=digests.get(r.name, (None, None))[0],
+            new_digest=digests.get(r.name, (None, None))[1],
+        )
+        for r in report.results
+    ]
+    url = flow_run.get_flow_run_ui_url()
+    messages = [m for m in [run_summary(outcomes, url)] if m is not None]
+    messages += [problem_alert(o, url) for o in outcomes if o.result in ("rolled_back", "failed")]
+    if messages:
+        notifier = configured_notifier(settings, get_run_logger())
+        for message in messages:
+            notifier.send(message)
 
 
 def _publish(report: UpdateReport) -> None:
@@ -108,10 +134,11 @@ def run_update(
         _ensure_slots(settings)
         credentials = credential_store_for(settings)
         futures = [update_image.submit(g, updater, credentials) for g in group_by_image(planned)]
-        results = known + [r for f in futures for r in f.result()]
+        report = UpdateReport(results=known + [r for f in futures for r in f.result()])
     finally:
         engine.close()
-    return UpdateReport(results=results)
+    notify(report, planned, settings)
+    return report
 
 
 @flow(name="update", task_runner=ThreadPoolTaskRunner(max_workers=8))

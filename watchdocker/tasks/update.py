@@ -19,6 +19,7 @@ from watchdocker.reference import ImageReference
 from watchdocker.registry.credentials import CredentialStore
 
 UPDATE_SLOTS = "watchdocker-updates"
+SLOT_LEASE_SECONDS = 60
 
 
 @task(name="recover-interrupted-updates", cache_policy=NO_CACHE)
@@ -69,7 +70,8 @@ def replace_container(
     `watchdocker-updates` slots (update.concurrency, across runs) meanwhile."""
     logger = get_run_logger()
     started = time.perf_counter()
-    with concurrency(UPDATE_SLOTS, occupy=1, strict=False):
+    # The lease is renewed while the update runs; a killed process's slot frees itself after it.
+    with concurrency(UPDATE_SLOTS, occupy=1, strict=False, lease_duration=SLOT_LEASE_SECONDS):
         result = updater.replace(container_id, new_image_id, image)
     level = logging.INFO if result.result == "updated" else logging.ERROR
     log_event(

@@ -1,0 +1,240 @@
+"""The update flow on the real engine and registry: replace, health-check, roll back, recover."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import testbed as tb
+from watchdocker.config import load_settings
+from watchdocker.update_plan import UpdateResult
+
+pytestmark = pytest.mark.integration
+
+FAST = {"stableSeconds": "1s", "healthTimeout": "20s"}
+
+
+@pytest.fixture(autouse=True)
+def remove_containers() -> Iterator[None]:
+    yield
+    ids = tb.docker_cli("ps", "-aq", "--filter", f"label={tb.label_filter()}").split()
+    if ids:
+        tb.docker_cli("rm", "-f", "-v", *ids)
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path]) -> Callable[..., Path]:
+    def make(**update: object) -> Path:
+        return write_config(scan={"cacheTTL": "0s"}, update={**FAST, **update})
+
+    return make
+
+
+@pytest.fixture
+def update(prefect_server: str) -> Callable[..., dict[str, UpdateResult]]:
+    from watchdocker.flows.update import update as update_flow
+
+    def run(names: list[str], config: Path) -> dict[str, UpdateResult]:
+        report = update_flow(containers=names, config_file=str(config))
+        return {r.name: r for r in report.results}
+
+    return run
+
+
+def name(suffix: str) -> str:
+    return f"wdt-{tb.RUN_ID}-{suffix}"
+
+
+def inspect(ref: str) -> dict:
+    return json.loads(tb.docker_cli("inspect", ref))[0]
+
+
+def containers_named(prefix: str) -> list[str]:
+    out = tb.docker_cli("ps", "-a", "--filter", f"name={prefix}", "--format", "{{.Names}}")
+    return sorted(out.split())
+
+
+def two_versions(
+    repo_name: str, *, v2_healthcheck: list[str] | None = None, **v1: object
+) -> tuple[str, str]:
+    """Pushes v1 of `repo:latest`, pulls it; then pushes v2 (the registry moves on).
+    Returns (reference, v2 image id)."""
+    ref = tb.repo("open", repo_name) + ":latest"
+    tb.build_image(ref, marker=f"{repo_name}-1", **v1)  # type: ignore[arg-type]
+    tb.push(ref)
+    v1_id = tb.docker_cli("image", "inspect", "--format", "{{.Id}}", ref).strip()
+    tb.build_image(ref, marker=f"{repo_name}-2", healthcheck=v2_healthcheck)
+    tb.push(ref)
+    v2_id = tb.docker_cli("image", "inspect", "--format", "{{.Id}}", ref).strip()
+    tb.docker_cli("tag", v1_id, ref)  # the engine has v1 under the tag, as before the push
+    return ref, v2_id
+
+
+def run_v1(ref: str, suffix: str, *extra: str) -> str:
+    container = name(suffix)
+    # PID 1 gets no default SIGTERM handler: trap it, or every stop waits its full timeout.
+    command = "trap 'exit 0' TERM; echo started; sleep 3600 & wait"
+    tb.run_container(ref, "sh", "-c", command, name=container, extra=extra)
+    return container
+
+
+def test_update_replaces_the_container_and_keeps_its_data(update, config):
+    ref, v2_id = two_versions("upd")
+    container = run_v1(
+        ref, "upd", "-v", f"wdt-{tb.RUN_ID}-upd-data:/data", "-e", "MODE=prod", "--label", "app=web"
+    )
+    tb.docker_cli("exec", container, "sh", "-c", "echo precious > /data/file")
+    old_id = inspect(container)["Id"]
+    result = update([container], config())[container]
+    assert result.result == "updated", result.reason
+    assert result.new_image_id == v2_id
+    new = inspect(container)
+    assert new["Id"] != old_id and new["Image"] == v2_id and new["State"]["Running"]
+    assert new["Config"]["Image"] == ref  # still follows its tag
+    assert "MODE=prod" in new["Config"]["Env"] and new["Config"]["Labels"]["app"] == "web"
+    assert tb.docker_cli("exec", container, "cat", "/data/file").strip() == "precious"
+    assert containers_named(container) == [container]  # old one removed, nothing aside
+
+
+def test_unhealthy_new_image_is_rolled_back(update, config):
+    ref, _ = two_versions("sick", v2_healthcheck=["/bin/sh", "-c", "exit 1"])
+    container = run_v1(ref, "sick")
+    old = inspect(container)
+    result = update([container], config())[container]
+    assert result.result == "rolled_back" and "unhealthy" in result.reason
+    now = inspect(container)
+    assert now["Id"] == old["Id"] and now["State"]["Running"]
+    assert containers_named(container) == [container]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def watch_docker(
+    *args: str, env: dict[str, str] | None = None, **popen: object
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "watchdocker.cli.app", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **popen,  # type: ignore[arg-type]
+    )
+
+
+def journal_step(state_dir: Path, container: str) -> str | None:
+    for path in state_dir.glob(f"journal/*/{container}.json"):
+        try:
+            return json.loads(path.read_text())["step"]
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def wait_for_step(state_dir: Path, container: str, step: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 90
+    while journal_step(state_dir, container) != step:
+        if process.poll() is not None:
+            raise AssertionError(f"update ended before {step}: {process.stderr.read()}")
+        assert time.monotonic() < deadline, f"never reached {step}"
+        time.sleep(0.05)
+
+
+def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path, prefect_server: str):
+    ref, _ = two_versions("port")
+    port = _free_port()
+    container = run_v1(ref, "port", "-p", f"127.0.0.1:{port}:8080")
+    old_id = inspect(container)["Id"]
+    cfg = config()
+    state_dir = load_settings(cfg).state_dir
+    pause = tmp_path / "pause"
+    pause.touch()
+    process = watch_docker(
+        "update",
+        container,
+        "--json",
+        "--config",
+        str(cfg),
+        env={"WATCHDOCKER_PAUSE_AT_STEP": "renamed", "WATCHDOCKER_PAUSE_FILE": str(pause)},
+    )
+    wait_for_step(state_dir, container, "renamed", process)
+    # The old container is stopped: another process takes its port before the new one starts.
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen()
+    threading.Timer(3.0, squatter.close).start()  # ...and lets it go while the rollback retries
+    pause.unlink()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    result = json.loads(out)["results"][0]
+    assert result["result"] == "rolled_back"
+    assert "address already in use" in result["reason"] or "allocated" in result["reason"]
+    now = inspect(container)
+    assert now["Id"] == old_id and now["State"]["Running"]
+    assert containers_named(container) == [container]
+
+
+def test_concurrency_limit_is_observed(update, config):
+    refs = [two_versions(f"conc{i}")[0] for i in range(2)]
+    names = [run_v1(ref, f"conc{i}") for i, ref in enumerate(refs)]
+    results = update(names, config(concurrency=1, stableSeconds="2s"))
+    assert [results[n].result for n in names] == ["updated", "updated"]
+    spans = []
+    for n in names:
+        state = inspect(n)["State"]
+        started = datetime.fromisoformat(state["StartedAt"][:26])
+        spans.append(started)
+    first, second = sorted(spans)
+    # One slot: the second replacement began only after the first passed its 2 s check.
+    assert (second - first).total_seconds() >= 2.0
+
+
+@pytest.mark.parametrize("step", ["stopping", "renamed", "created", "starting", "healthy"])
+def test_killed_at_each_step_then_recovered(step: str, config, prefect_server: str):
+    ref, v2_id = two_versions(f"kill-{step}")
+    container = run_v1(ref, f"kill-{step}")
+    old = inspect(container)
+    # A killed process keeps its update slot until the lease expires: leave room for that.
+    cfg = config(concurrency=16)
+    state_dir = load_settings(cfg).state_dir
+    process = watch_docker(
+        "update", container, "--config", str(cfg), env={"WATCHDOCKER_PAUSE_AT_STEP": step}
+    )
+    wait_for_step(state_dir, container, step, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+    recovered = subprocess.run(
+        [sys.executable, "-m", "watchdocker.cli.app", "recover", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    expected = "finished" if step == "healthy" else "rolled back"
+    assert f"{container}: interrupted update {expected}" in recovered.stdout
+    assert containers_named(container) == [container]  # never both, no renamed leftovers
+    now = inspect(container)
+    assert now["State"]["Running"]  # never none
+    if step == "healthy":
+        assert now["Image"] == v2_id
+    else:
+        assert now["Id"] == old["Id"]
+    assert journal_step(state_dir, container) is None
