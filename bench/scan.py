@@ -467,13 +467,18 @@ class Bench:
         )
 
     def counted(self, what: str, scan: Callable[[], RunFacts], heads: int) -> RunFacts:
-        """One scan, checked: its statuses, what it looked up, and its manifest requests at
-        the registry (one HEAD per distinct image, or none when `heads` is 0)."""
+        """One scan, checked: see `verify`, and its manifest requests at the registry (one
+        HEAD per distinct image, or none when `heads` is 0)."""
         mark = self.registry_mark()
         facts = scan()
         got = self.manifest_requests(mark)
         # Unary plus drops a zero count: no request at all is an empty Counter.
         self.check(f"{what}: manifest requests", got, +Counter({"HEAD": heads}))
+        self.verify(what, facts)
+        return facts
+
+    def verify(self, what: str, facts: RunFacts) -> None:
+        """The scan's statuses of the bench's containers, and what it looked up."""
         ours = [s for s in facts.statuses if s.name.startswith(f"{self.prefix}-")]
         counts = Counter(s.status for s in ours)
         self.check(f"{what}: bench containers up to date", counts, {"up_to_date": len(ours)})
@@ -482,7 +487,6 @@ class Bench:
         # containers on this engine get looked up too, and their registries timed with ours.
         foreign = sorted({ref for ref in facts.lookups if f"/{self.prefix}/" not in ref})
         self.check(f"{what}: lookups outside the bench", foreign, [])
-        return facts
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -525,16 +529,19 @@ class Bench:
                     "no-heartbeat", f"flow cold c={first}, heartbeat off", facts.wall, facts
                 )
 
+        # Back to back: no pause and no registry log read between the runs, as a loop of
+        # scans would run them; the first follows a pause, so it does not count.
         print("... back-to-back scans", file=sys.stderr, flush=True)
-        for index in range(self.args.rounds + 1):
-            facts = self.counted(
-                f"flow cold c={first}, back to back",
-                lambda: self.flow(cold[first], pause=False),
-                self.distinct,
-            )
-            if index:  # the first one follows a pause: not back to back yet
-                label = f"flow cold c={first}, back to back"
-                self.record("back-to-back", label, facts.wall, facts)
+        what = f"flow cold c={first}, back to back"
+        mark = self.registry_mark()
+        runs = [self.flow(cold[first], pause=False) for _ in range(self.args.rounds + 1)]
+        all_heads = Counter({"HEAD": self.distinct * len(runs)})
+        got = self.manifest_requests(mark)
+        self.check(f"{what} ({len(runs)} scans): manifest requests", got, all_heads)
+        for facts in runs:
+            self.verify(what, facts)
+        for facts in runs[1:]:
+            self.record("back-to-back", what, facts.wall, facts)
         time.sleep(self.args.pause)
 
         # Warm: one scan fills the cache (it asks the registry), the next ones within the TTL
@@ -639,7 +646,7 @@ class Bench:
         for what, checks in by_what.items():
             got = ", ".join(_counts(chk.got) for chk in checks)
             verdict = "ok" if all(chk.ok for chk in checks) else "WRONG"
-            print(f"  {what:<36} {got:<30} expected {_counts(checks[0].expected)}: {verdict}")
+            print(f"  {what:<40} {got:<30} expected {_counts(checks[0].expected)}: {verdict}")
         print()
         failed = [chk for chk in self.checks if not chk.ok]
         print(f"checks: {len(self.checks) - len(failed)}/{len(self.checks)} passed")

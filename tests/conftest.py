@@ -26,3 +26,5 @@ _KEEP = ("WATCH_STATE_DIR", "WATCH_TEST_RUN_ID", "WATCH_TESTBED_")
 for name in list(os.environ):
     if name.startswith("WATCH_") and not name.startswith(_KEEP):
         del os.environ[name]
+
+from receiver import receiver  # noqa: E402, F401  (a fixture shared by unit and integration tests)

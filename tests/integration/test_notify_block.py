@@ -4,13 +4,11 @@ type, notified, stored with the URLs obfuscated."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from prefect.client.orchestration import get_client
 from pydantic import SecretStr
+from receiver import Receiver
 
 import testbed as tb
 from watchdocker.blocks.notifier import AppriseNotifier, apprise_notifier_urls, configured_notifier
@@ -22,35 +20,8 @@ pytestmark = pytest.mark.integration
 SECRET = "topsecret-block-token"
 
 
-@pytest.fixture
-def receiver() -> Iterator[tuple[int, list[tuple[str, dict[str, str]]]]]:
-    """A loopback HTTP server recording (path, JSON body) of every POST."""
-    received: list[tuple[str, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: object) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append((self.path, json.loads(body)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], received
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def test_block_urls_are_loaded_and_notified(
-    prefect_server: str, receiver: tuple[int, list[tuple[str, dict[str, str]]]]
-) -> None:
-    port, received = receiver
+def test_block_urls_are_loaded_and_notified(prefect_server: str, receiver: Receiver) -> None:
+    port = receiver.port
     block_url = f"json://user:{SECRET}@127.0.0.1:{port}/from-block"
     name = f"wdt-{tb.RUN_ID}-notify".lower()
     AppriseNotifier(urls=[SecretStr(block_url)]).save(name, overwrite=True)
@@ -61,6 +32,7 @@ def test_block_urls_are_loaded_and_notified(
             settings = Settings(notify={"urls": [f"json://127.0.0.1:{port}/from-config"]})
             notifier = configured_notifier(settings)
             assert notifier.send(Message(title="t", body="b", level="warning"))
+            received = [(r.path, r.fields()) for r in receiver.received]
             assert sorted(path for path, _ in received) == ["/from-block", "/from-config"]
             assert all(
                 (body["title"], body["message"], body["type"]) == ("t", "b", "warning")

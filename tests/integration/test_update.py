@@ -91,9 +91,9 @@ def run_v1(ref: str, suffix: str, *extra: str) -> str:
 
 def test_update_replaces_the_container_and_keeps_its_data(update, config):
     ref, v2_id = two_versions("upd")
-    container = run_v1(
-        ref, "upd", "-v", f"wdt-{tb.RUN_ID}-upd-data:/data", "-e", "MODE=prod", "--label", "app=web"
-    )
+    # Labelled, so that the run's cleanup removes it.
+    volume = tb.docker_cli("volume", "create", "--label", tb.label_filter(), name("upd")).strip()
+    container = run_v1(ref, "upd", "-v", f"{volume}:/data", "-e", "MODE=prod", "--label", "app=web")
     tb.docker_cli("exec", container, "sh", "-c", "echo precious > /data/file")
     old_id = inspect(container)["Id"]
     result = update([container], config())[container]
@@ -238,3 +238,82 @@ def test_killed_at_each_step_then_recovered(step: str, config, prefect_server: s
     else:
         assert now["Id"] == old["Id"]
     assert journal_step(state_dir, container) is None
+
+
+def test_dependent_sharing_the_network_is_recreated_after(update, config):
+    ref, v2_id = two_versions("main")
+    main = run_v1(ref, "main")
+    side_ref = tb.repo("open", "side") + ":latest"
+    tb.build_image(side_ref, marker="side-1")
+    side = name("side")
+    command = "trap 'exit 0' TERM; sleep 3600 & wait"
+    tb.run_container(
+        side_ref, "sh", "-c", command, name=side, extra=["--network", f"container:{main}"]
+    )
+    side_image = inspect(side)["Image"]
+    results = update([main], config())
+    assert results[main].result == "updated", results[main].reason
+    assert results[side].result == "updated" and main in results[side].reason
+    new_main = inspect(main)
+    new_side = inspect(side)
+    assert new_main["Image"] == v2_id and new_side["Image"] == side_image
+    assert new_side["HostConfig"]["NetworkMode"] == f"container:{new_main['Id']}"
+    assert new_side["State"]["Running"]
+    assert containers_named(side) == [side]
+
+
+def test_dry_run_changes_nothing(update, config, prefect_server: str):
+    from watchdocker.flows.update import update as update_flow
+
+    ref, _ = two_versions("dry")
+    container = run_v1(ref, "dry")
+    before = inspect(container)["Id"]
+    report = update_flow(containers=[container], dry_run=True, config_file=str(config()))
+    [result] = report.results
+    assert result.result == "skipped" and result.reason.startswith("dry run: would update")
+    assert inspect(container)["Id"] == before
+
+
+def test_compose_containers_are_skipped_unless_allowed(update, config):
+    ref, _ = two_versions("compose")
+    labels = [
+        "--label",
+        "com.docker.compose.project=shop",
+        "--label",
+        "com.docker.compose.service=web",
+    ]
+    container = run_v1(ref, "compose", *labels)
+    result = update([container], config())[container]
+    assert result.result == "skipped" and "compose project 'shop'" in result.reason
+    result = update([container], config(allowComposeUpdate=True))[container]
+    assert result.result == "updated", result.reason
+    labels_now = inspect(container)["Config"]["Labels"]
+    assert labels_now["com.docker.compose.project"] == "shop"
+    assert labels_now["com.docker.compose.service"] == "web"
+
+
+def test_a_summary_and_an_alert_are_sent(update, write_config, receiver):
+    good_ref, _ = two_versions("note-good")
+    bad_ref, _ = two_versions("note-bad", v2_healthcheck=["/bin/sh", "-c", "exit 1"])
+    good, bad = run_v1(good_ref, "note-good"), run_v1(bad_ref, "note-bad")
+    url = f"json://127.0.0.1:{receiver.port}/hook"
+    cfg = write_config(scan={"cacheTTL": "0s"}, update=FAST, notify={"urls": [url]})
+    results = update([good, bad], cfg)
+    assert (results[good].result, results[bad].result) == ("updated", "rolled_back")
+    bodies = [r.fields() for r in receiver.received]
+    summary = [b for b in bodies if good in b["message"] and bad in b["message"]]
+    alerts = [b for b in bodies if bad in b["message"] and good not in b["message"]]
+    assert len(summary) == 1 and len(alerts) == 1
+    assert "unhealthy" in alerts[0]["message"] and alerts[0]["type"] in ("warning", "failure")
+
+
+def test_auto_update_needs_update_enabled(prefect_server: str, config):
+    from watchdocker.flows.update import auto_update
+
+    ref, v2_id = two_versions("auto")
+    container = run_v1(ref, "auto")
+    assert auto_update(config_file=str(config())).results == []
+    assert inspect(container)["Image"] != v2_id
+    report = auto_update(config_file=str(config(enabled=True)))
+    assert [(r.name, r.result) for r in report.results] == [(container, "updated")]
+    assert inspect(container)["Image"] == v2_id

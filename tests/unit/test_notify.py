@@ -3,21 +3,16 @@ apprise URLs (which carry tokens) kept out of logs, reprs and configuration erro
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import apprise
 import pytest
 from pydantic import SecretStr
+from receiver import Receiver
 
 from watchdocker.config import ENV_VARS, ConfigError, load_settings
 from watchdocker.notify import (
@@ -127,51 +122,6 @@ def test_short_digest(digest: str | None, short: str) -> None:
 
 
 # --- a real receiver -----------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    path: str
-    content_type: str
-    body: bytes
-
-    def fields(self) -> dict[str, str]:
-        if self.content_type.startswith("application/json"):
-            return json.loads(self.body)
-        return {key: values[0] for key, values in parse_qs(self.body.decode()).items()}
-
-
-@dataclass
-class Receiver:
-    port: int
-    status: int = 200
-    received: list[Received] = field(default_factory=list)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """An HTTP server on loopback that records every POST and answers `status`."""
-    state = Receiver(port=0)
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: object) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.received.append(Received(self.path, self.headers["Content-Type"], body))
-            self.send_response(state.status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def dead_port() -> int:

@@ -58,11 +58,15 @@ class HealthPolicy:
 class ReplaceResult:
     name: str
     result: Result
+    image: str = ""
     reason: str = ""
     old_image_id: str = ""
     new_image_id: str = ""
     new_id: str | None = None
     new_logs: list[str] = field(default_factory=list)
+    # Containers that shared this one's network stack (`--network container:<it>`), recreated
+    # to join the new container, after it.
+    dependents: list[ReplaceResult] = field(default_factory=list)
 
 
 @dataclass
@@ -133,18 +137,51 @@ class Updater:
         self.cleanup = cleanup
         self.log_lines = log_lines
 
-    def replace(self, container_id: str, new_image_id: str, image: str) -> ReplaceResult:
+    def replace(
+        self,
+        container_id: str,
+        new_image_id: str,
+        image: str,
+        *,
+        network_container: str | None = None,
+    ) -> ReplaceResult:
         """Replace the container by one from `new_image_id`, created as `image` (the reference
-        the user gave, now tagged to that image)."""
+        the user gave, now tagged to that image); then the containers joined to its network."""
         old = self.api.inspect_container(container_id)
+        dependents = self._dependents(old)
+        result = self._replace(old, new_image_id, image, network_container)
+        if result.result == "updated":
+            for dependent in dependents:
+                joined = self._replace(
+                    dependent, dependent["Image"], dependent["Config"]["Image"], result.new_id
+                )
+                result.dependents.append(joined)
+        return result
+
+    def _dependents(self, container: dict) -> list[dict]:
+        """Containers whose network mode is `container:<this>`, by id, short id or name."""
+        this = {container["Id"], container["Id"][:12], container["Name"].lstrip("/")}
+        found = []
+        for summary in self.api.containers(all=True):
+            mode = (summary.get("HostConfig") or {}).get("NetworkMode", "")
+            if mode.startswith("container:") and mode.removeprefix("container:") in this:
+                found.append(self.api.inspect_container(summary["Id"]))
+        return found
+
+    def _replace(
+        self, old: dict, new_image_id: str, image: str, network_container: str | None
+    ) -> ReplaceResult:
         name = old["Name"].lstrip("/")
-        result = ReplaceResult(name, "failed", old_image_id=old["Image"], new_image_id=new_image_id)
+        result = ReplaceResult(
+            name, "failed", image, old_image_id=old["Image"], new_image_id=new_image_id
+        )
         try:
             spec = build_recreate_spec(
                 old,
                 self.api.inspect_image(old["Image"]),
                 self.api.inspect_image(new_image_id),
                 image=image,
+                network_container=network_container,
             )
             policy = self.health.for_labels(old["Config"].get("Labels") or {})
         except (UpdateFailed, DockerException, ValueError) as exc:

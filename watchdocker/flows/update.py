@@ -12,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.config import Settings, load_settings
-from watchdocker.engine.updater import Updater
+from watchdocker.engine.updater import ReplaceResult, Updater
 from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
 from watchdocker.flows.scan import scan
 from watchdocker.notify import UpdateOutcome, problem_alert, run_summary
@@ -50,17 +50,22 @@ def update_image(
     results = []
     for item in group:
         done = replace_container(item.name, item.container_id, new_image_id, item.image, updater)
-        results.append(
-            UpdateResult(
-                name=item.name,
-                image=item.image,
-                result=done.result,
-                reason=done.reason,
-                old_image_id=done.old_image_id,
-                new_image_id=done.new_image_id,
-            )
-        )
+        results += _rows(done)
     return results
+
+
+def _rows(done: ReplaceResult, joined_to: str | None = None) -> list[UpdateResult]:
+    """The result of a replacement, then those of the containers joined to its network."""
+    reason = done.reason or (f"recreated to join the new {joined_to}" if joined_to else "")
+    row = UpdateResult(
+        name=done.name,
+        image=done.image,
+        result=done.result,
+        reason=reason,
+        old_image_id=done.old_image_id,
+        new_image_id=done.new_image_id,
+    )
+    return [row, *(r for d in done.dependents for r in _rows(d, done.name))]
 
 
 @task(name="notify", cache_policy=NO_CACHE)
