@@ -90,10 +90,15 @@ def _run_flow(settings: Settings, verbose: bool, flow_name: str, **parameters: o
         raise fail(str(exc)) from None
     try:
         with prefect_api(settings):
+            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
             import watchdocker.flows as flows
 
             flow = getattr(flows, flow_name)
-            state = flow(**parameters, return_state=True)
+            # A run in this process ends with it: no heartbeat to detect a crash, and its
+            # thread would hold the end of every run until the next whole second.
+            with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                state = flow(**parameters, return_state=True)
             result = state.result(raise_on_failure=False)
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
@@ -198,6 +203,38 @@ def recover(config: ConfigOption = None) -> None:
         print(f"{item.name}: interrupted update {item.outcome.replace('_', ' ')}")
     if not recovered:
         print("nothing to recover")
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """The main job: serve the scan, update and auto-update deployments on their schedules,
+    with a local Prefect server and UI unless PREFECT_API_URL names one. Ctrl-C stops it."""
+    settings = _settings(config)
+    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+
+    prepare_environment(settings, console_level="INFO")
+    try:
+        with prefect_api(settings, notice=False) as api_url:
+            from watchdocker.serving import serve_deployments
+
+            print(f"watch-docker: Prefect UI at {api_url.removesuffix('/api')}", flush=True)
+            serve_deployments(settings, str(config) if config else None)
+    except ServerUnavailable as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def deployments(
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path(
+        "prefect.yaml"
+    ),
+    config: ConfigOption = None,
+) -> None:
+    """Write prefect.yaml (deployments for a process work pool) from the settings."""
+    from watchdocker.deployments import deployment_specs, render_prefect_yaml
+
+    output.write_text(render_prefect_yaml(deployment_specs(_settings(config))))
+    print(f"wrote {output}")
 
 
 def main() -> None:

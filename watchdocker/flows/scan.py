@@ -68,7 +68,7 @@ def _resolve_all(
         resolve = resolve_remote_digest.with_options(cache_expiration=cache_ttl)
     else:
         # A zero TTL means no cache; Prefect would read a zero expiration as "never expires".
-        resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE, persist_result=False)
+        resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE)
     refs = sorted({tag_reference(p.reference) for p in plans if p.needs_registry and p.reference})
     futures = {ref: resolve.submit(ref, registry) for ref in refs}
     answers = {ref: future.result() for ref, future in futures.items()}

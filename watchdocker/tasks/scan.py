@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 
@@ -69,7 +69,8 @@ def discover_containers_task(docker_host: str | None, include_stopped: bool) -> 
 @task(
     name="resolve-remote-digest",
     task_run_name="resolve {reference}",
-    cache_key_fn=digest_cache_key,
+    # A policy rather than cache_key_fn, so that with_options(cache_policy=NO_CACHE) replaces it.
+    cache_policy=CachePolicy.from_cache_key_fn(digest_cache_key),
     persist_result=True,
     result_serializer="json",
 )
@@ -114,7 +115,7 @@ def resolve_remote_digest(reference: str, registry: RegistryClient) -> DigestRes
 @task(
     name="resolve-platform-image",
     task_run_name="platform {platform} of {repository}",
-    cache_key_fn=platform_cache_key,
+    cache_policy=CachePolicy.from_cache_key_fn(platform_cache_key),
     cache_expiration=PLATFORM_CACHE_EXPIRATION,
     persist_result=True,
     result_serializer="json",

@@ -1,0 +1,948 @@
+"""Benchmark of the `update` flow: the downtime of a container serving HTTP while it is replaced,
+against doing the same by hand (`docker pull` + `docker stop` + `docker rm` + `docker run`).
+
+    .venv/bin/python bench/update.py [--rounds 5] [--warmup 1] [--stable-seconds 2]
+                                     [--health-timeout 30] [--pause 2]
+
+It brings the bed up (testbed/up.sh), starts its own Prefect server (SQLite, fresh
+PREFECT_HOME), and pushes two versions of two images to the open registry under
+`bench-upd-<runid>/`, both FROM the bed's busybox, serving `/www/index.html` (the version)
+with busybox httpd on port 8080:
+
+- variant A, `web:latest`: no HEALTHCHECK; the flow waits `update.stableSeconds`;
+- variant B, `web-hc:latest`: HEALTHCHECK `wget -q -O- http://127.0.0.1:8080/` every 1 s; the
+  flow waits for `healthy`.
+
+Each round, per variant, a v1 container published on a free 127.0.0.1 port is updated to v2
+(a) by the `update` flow, in this process, and (b) by hand with the docker CLI and the same
+`docker run` options; the v1 container is recreated before each. A prober thread GETs the
+port every 10 ms on a new connection and records what answered. Downtime = the span of failed
+probes between the last v1 answer and the first v2 answer.
+
+Where the time goes comes from two clocks: the flow's own steps (the package's engine calls,
+journal writes and health wait, wrapped here with timestamps; the package is not changed)
+and the engine's events for the containers (`docker events`: kill, die, stop, rename,
+create, start, health_status, destroy), which both methods share.
+
+Everything it created (containers, images, registry manifests, the Prefect server, temp
+dirs) is removed on exit, Ctrl-C or error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import importlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any, Literal, ParamSpec, TypeVar
+
+import httpx
+import yaml
+
+# Nothing here imports Prefect: it reads its settings on import, and they are set in main().
+from watchdocker.config import ServerConfig, Settings
+from watchdocker.prefect_env import (
+    drain_prefect_workers,
+    prepare_environment,
+    start_local_server,
+    stop_process,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HTTP_PORT = 8080
+PROBE_PERIOD = 0.010
+# Short, so that one hung connection cannot blind the prober for long; a refused or reset
+# connection (nothing listening, or docker-proxy without a backend) fails in about 1 ms.
+PROBE_TIMEOUT = 0.25
+SERVE_TIMEOUT = 20.0  # how long a freshly started container may take to answer
+# After `docker run`/the flow: keep probing a little, to see that v2 stays up.
+TAIL = 0.3
+BEFORE = 0.3  # probing before the update starts: v1 must be seen answering
+# PID 1 gets no default SIGTERM handler and busybox httpd installs none: without the trap,
+# every `docker stop` waits its full 10 s timeout (checked on this engine: 10.18 s vs 0.15 s).
+# `& wait`: sh runs a trap only between commands, and `wait` is interrupted by it.
+SERVE = "mkdir -p /www; cp /marker /www/index.html; trap 'exit 0' TERM; httpd -f -p {port} -h /www & wait"
+HEALTHCHECK = ["wget", "-q", "-O-", f"http://127.0.0.1:{HTTP_PORT}/"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Method = Literal["watch-docker", "by hand"]
+METHODS: tuple[Method, Method] = ("watch-docker", "by hand")
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f}"
+
+
+def median_or_none(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+@dataclass
+class Span:
+    label: str
+    start: float  # wall clock (time.time()), to line up with the engine's event times
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class Timeline:
+    """Timestamped spans of wrapped calls, from any thread (the flow runs tasks on a pool)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spans: list[Span] = []
+
+    def add(self, label: str, start: float, end: float) -> None:
+        with self._lock:
+            self._spans.append(Span(label, start, end))
+
+    def wrap(self, label: str, fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+            start = time.time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.add(label, start, time.time())
+
+        return timed
+
+    @contextlib.contextmanager
+    def span(self, label: str) -> Iterator[None]:
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.add(label, start, time.time())
+
+    def take(self) -> list[Span]:
+        with self._lock:
+            spans, self._spans = self._spans, []
+        return sorted(spans, key=lambda s: s.start)
+
+
+class PrefectRetries(logging.Handler):
+    """The Prefect client's retried API calls (it logs each at DEBUG): a 503 from the local
+    server's busy SQLite makes a flow run slower for a reason that is not the update's."""
+
+    _RETRY = re.compile(r"Another attempt will be made in ([0-9.]+)s")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.slept = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self._RETRY.search(record.getMessage())
+        if found:
+            with self._lock:
+                self.retries += 1
+                self.slept += float(found[1])
+
+    def take(self) -> tuple[int, float]:
+        with self._lock:
+            taken = self.retries, self.slept
+            self.retries, self.slept = 0, 0.0
+        return taken
+
+
+# --- probing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    start: float
+    end: float
+    version: str | None  # None: failed
+    error: str | None = None
+
+
+class Prober:
+    """GETs the URL every PROBE_PERIOD on a new connection (keep-alive off: a kept connection
+    to docker-proxy would not show when the backend changes) and records every answer."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.probes: list[Probe] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(timeout=PROBE_TIMEOUT, limits=limits) as client:
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                self.probes.append(probe(client, self.url))
+                next_at += PROBE_PERIOD
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    next_at = time.monotonic()  # late (a slow probe): no burst to catch up
+
+    def seen(self, version: str) -> bool:
+        return any(p.version == version for p in self.probes[-5:])
+
+
+def probe(client: httpx.Client, url: str) -> Probe:
+    start = time.time()
+    try:
+        answer = client.get(url, headers={"Connection": "close"})
+    except httpx.HTTPError as exc:
+        return Probe(start, time.time(), None, type(exc).__name__)
+    words = answer.text.split()
+    if answer.status_code != 200 or not words:
+        return Probe(start, time.time(), None, f"HTTP {answer.status_code}")
+    return Probe(start, time.time(), words[0])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.01)
+
+
+@dataclass
+class Outage:
+    downtime: float  # the failed span between the last old answer and the first new one
+    failed_total: float  # every failed span in the probing window
+    longest_failed: float
+    failed_probes: int
+    timeouts: int
+    last_old: float  # end of the last old answer
+    first_new: float  # start of the first new answer
+    max_gap: float  # the largest spacing between probe starts: the resolution really had
+    flapped: bool  # an old answer after a new one, or a new one before the outage
+
+
+def outage(probes: Sequence[Probe], old: str, new: str) -> Outage:
+    """Failed spans are measured from the first failed probe's start to the next good probe's
+    start: sampling every 10 ms, each is right to about one probe period."""
+    last_old = max((i for i, p in enumerate(probes) if p.version == old), default=None)
+    if last_old is None:
+        raise RuntimeError(f"the prober never saw {old} answer")
+    first_new = next(
+        (i for i in range(last_old + 1, len(probes)) if probes[i].version == new), None
+    )
+    if first_new is None:
+        raise RuntimeError(f"the prober never saw {new} answer after {old}")
+    spans: list[float] = []
+    run_start: float | None = None
+    for p in probes:
+        if p.version is None:
+            if run_start is None:
+                run_start = p.start
+        elif run_start is not None:
+            spans.append(p.start - run_start)
+            run_start = None
+    if run_start is not None:
+        spans.append(probes[-1].end - run_start)
+    downtime = probes[first_new].start - probes[last_old + 1].start
+    starts = [p.start for p in probes]
+    first_new_any = next(i for i, p in enumerate(probes) if p.version == new)
+    return Outage(
+        downtime=max(downtime, 0.0),
+        failed_total=sum(spans),
+        longest_failed=max(spans, default=0.0),
+        failed_probes=sum(p.version is None for p in probes),
+        timeouts=sum(p.error == "ReadTimeout" or p.error == "ConnectTimeout" for p in probes),
+        last_old=probes[last_old].end,
+        first_new=probes[first_new].start,
+        max_gap=max((b - a for a, b in zip(starts, starts[1:], strict=False)), default=0.0),
+        flapped=first_new_any < last_old,
+    )
+
+
+# --- engine events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    action: str
+    container: str  # id
+    attributes: dict[str, str]
+
+
+def engine_events(tb: ModuleType, label: str, since: float, until: float) -> list[Event]:
+    """Container events of the bench's containers (by label: a renamed container keeps it,
+    not its name). Health-check execs are left out: one per second, and not steps."""
+    out = tb.docker_cli(
+        "events",
+        "--since", f"{since:.6f}",
+        "--until", f"{until:.6f}",
+        "--filter", "type=container",
+        "--filter", f"label={label}",
+        "--format", "{{json .}}",
+    )  # fmt: skip
+    events = []
+    for line in out.splitlines():
+        raw = json.loads(line)
+        action = str(raw.get("Action") or raw.get("status") or "")
+        if action.startswith("exec_"):
+            continue
+        actor = raw.get("Actor") or {}
+        events.append(
+            Event(
+                time=int(raw["timeNano"]) / 1e9,
+                action=action,
+                container=str(actor.get("ID") or raw.get("id") or ""),
+                attributes={str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()},
+            )
+        )
+    return sorted(events, key=lambda e: e.time)
+
+
+def first_event(events: Sequence[Event], action: str, container: str) -> Event | None:
+    return next((e for e in events if e.container == container and e.action == action), None)
+
+
+# --- what one update gave --------------------------------------------------------------------
+
+
+# Phases between the engine's events, common to both methods: the outage is their sum, from
+# "stop issued" (minus the moments the old container still answers) to the first v2 answer.
+PHASES: list[tuple[str, str, str]] = [
+    ("stop issued -> kill (SIGTERM sent)", "issued", "kill"),
+    ("kill -> die (old process gone)", "kill", "die"),
+    ("die -> stop event (engine done)", "die", "stop"),
+    ("stop event -> create event", "stop", "create"),
+    ("create -> start event", "create", "start"),
+    ("start event -> first v2 answer", "start", "first_new"),
+    ("last v1 answer -> first v2 answer", "last_old", "first_new"),
+]
+
+
+@dataclass
+class Measurement:
+    variant: str
+    method: Method
+    round_no: int
+    outage: Outage
+    wall: float  # the flow run, or the four CLI commands
+    stop_issued: float  # t = 0 of the breakdown: the stop call / `docker stop` starts
+    steps: list[Span]
+    events: list[Event]
+    marks: dict[str, float]  # issued, kill, die, stop, create, start, healthy, first_new...
+    health_wait: float | None = None  # the updater's wait_healthy, watch-docker only
+    started_to_end: float | None = None  # new container's start event -> flow end
+    retries: int = 0
+    slept: float = 0.0
+
+    def phase(self, begin: str, end: str) -> float | None:
+        if begin in self.marks and end in self.marks:
+            return self.marks[end] - self.marks[begin]
+        return None
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    title: str
+    repo: str
+    healthcheck: list[str] | None
+
+
+@dataclass
+class Deployed:
+    """One variant's images and the container that is updated."""
+
+    variant: Variant
+    ref: str
+    v1_id: str
+    v2_id: str
+    port: int
+    name: str
+    digests: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+# --- the bench -------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
+        self.args = args
+        self.run_id = run_id
+        self.tb = tb
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"watchdocker-bench-upd-{run_id}-"))
+        self.prefix = f"bench-upd-{run_id}"
+        self.label = f"watchdocker.bench={run_id}"
+        self.variants = [
+            Variant("A", "no HEALTHCHECK", f"{tb.OPEN}/{self.prefix}/web", None),
+            Variant(
+                "B", "HEALTHCHECK wget every 1s", f"{tb.OPEN}/{self.prefix}/web-hc", HEALTHCHECK
+            ),
+        ]
+        self.deployed: dict[str, Deployed] = {}
+        self.results: list[Measurement] = []
+        self.setup: dict[str, float] = {}
+        self.timeline = Timeline()
+        self.retries = PrefectRetries()
+        self.server: subprocess.Popen[bytes] | None = None
+        self.config_file = ""
+        self.update_flow: Callable[..., Any] | None = None
+        self.problems: list[str] = []
+
+    def stage(self, name: str, fn: Callable[[], object]) -> None:
+        print(f"... {name}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        fn()
+        self.setup[name] = time.perf_counter() - started
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def bring_up_bed(self) -> None:
+        if self.tb.bed_problem():
+            subprocess.run(
+                ["bash", str(REPO_ROOT / "testbed" / "up.sh")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        problem = self.tb.bed_problem()
+        if problem:
+            raise SystemExit(f"test bed not up: {problem}")
+
+    def start_prefect(self) -> None:
+        """A server of our own, with Prefect's settings pointed at it before Prefect loads."""
+        os.environ["PREFECT_HOME"] = str(self.tmp / "prefect")
+        # WARNING rather than the CLI's CRITICAL: a failing task still shows on the console.
+        prepare_environment(Settings(), console_level="WARNING")
+        port = free_port()
+        settings = Settings(server=ServerConfig(addr=f"127.0.0.1:{port}"))
+        self.server = start_local_server(settings, log_file=self.tmp / "prefect-server.log")
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+
+    def instrument(self) -> None:
+        """Imports the flow (so Prefect) and timestamps the updater's steps from outside.
+
+        Each wrapped name is the one the caller looks up at call time: the engine client's
+        methods on its class, and module globals of the modules that call them."""
+        # import_module, not `import a.b as m`: a package may rebind a submodule's name.
+        flows = importlib.import_module("watchdocker.flows.update")
+        tasks = importlib.import_module("watchdocker.tasks.update")
+        updater = importlib.import_module("watchdocker.engine.updater")
+        journal = importlib.import_module("watchdocker.journal")
+        import docker
+
+        self.update_flow = flows.update
+        tl = self.timeline
+        # setattr: type checkers refuse these assignments, rightly so outside a bench.
+        setattr(tasks, "pull_by_digest", tl.wrap("pull", tasks.pull_by_digest))  # noqa: B010
+        for method, label in [
+            ("stop", "stop"),
+            ("rename", "rename"),
+            ("create_container_from_config", "create"),
+            ("start", "start"),
+            ("remove_container", "remove old"),
+        ]:
+            setattr(docker.APIClient, method, tl.wrap(label, getattr(docker.APIClient, method)))
+        setattr(updater, "wait_healthy", tl.wrap("health wait", updater.wait_healthy))  # noqa: B010
+        replace = tl.wrap("replace (whole)", updater.Updater.replace)
+        setattr(updater.Updater, "replace", replace)  # noqa: B010
+
+        acquire = tasks.concurrency
+
+        @contextlib.contextmanager
+        def timed_slot(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            # Only the acquisition: the body is the replacement, timed step by step.
+            start = time.time()
+            with acquire(*args, **kwargs) as slot:
+                tl.add("update slot acquired", start, time.time())
+                yield slot
+
+        setattr(tasks, "concurrency", timed_slot)  # noqa: B010
+
+        begin, advance = journal.Journal.begin, journal.Journal.advance
+
+        def timed_begin(this: Any, entry: Any) -> Any:
+            with tl.span("journal begun"):
+                return begin(this, entry)
+
+        def timed_advance(this: Any, entry: Any, step: str, **changes: object) -> Any:
+            with tl.span(f"journal {step}"):
+                return advance(this, entry, step, **changes)
+
+        setattr(journal.Journal, "begin", timed_begin)  # noqa: B010
+        setattr(journal.Journal, "advance", timed_advance)  # noqa: B010
+
+        client_log = logging.getLogger("prefect.client")
+        client_log.setLevel(logging.DEBUG)
+        client_log.addHandler(self.retries)
+
+    def write_config(self) -> None:
+        path = self.tmp / "config.yaml"
+        data = {
+            "policy": {"onlyLabels": [self.label]},
+            "scan": {"cacheTTL": "0s"},
+            "update": {
+                "stableSeconds": f"{self.args.stable_seconds:g}s",
+                "healthTimeout": f"{self.args.health_timeout:g}s",
+            },
+            "stateDir": str(self.tmp / "state"),
+        }
+        path.write_text(yaml.safe_dump(data))
+        self.config_file = str(path)
+
+    def publish_images(self) -> None:
+        """v1 then v2 pushed (the registry moves on to v2), v1 tagged back locally: the engine
+        has v2 already, so both methods' pulls find it present."""
+        tb = self.tb
+        for variant in self.variants:
+            ref = f"{variant.repo}:latest"
+            deployed = Deployed(variant, ref, "", "", free_port(), f"{self.prefix}-{variant.key}")
+            self.deployed[variant.key] = deployed
+            ids = []
+            for version in ("v1", "v2"):
+                ids.append(
+                    tb.build_image(
+                        ref,
+                        marker=f"{version} {self.prefix} {variant.key}",
+                        cmd=["/bin/sh", "-c", SERVE.format(port=HTTP_PORT)],
+                        healthcheck=variant.healthcheck,
+                        expose=[f"{HTTP_PORT}/tcp"],
+                    )
+                )
+                # Kept as each push ends, so that an interrupted setup still deletes it.
+                deployed.digests.append(str(tb.push(ref)))
+            deployed.v1_id, deployed.v2_id = ids
+
+    # -- one update -------------------------------------------------------------------------
+
+    def run_args(self, d: Deployed) -> dict[str, Any]:
+        """The one `docker run` both the first v1 container and the by-hand v2 one get."""
+        return {
+            "name": d.name,
+            "labels": {
+                "watchdocker.bench": self.run_id,
+                "watchdocker.bench.variant": d.variant.key,
+            },
+            "extra": ["-p", f"127.0.0.1:{d.port}:{HTTP_PORT}"],
+        }
+
+    def reset(self, d: Deployed) -> str:
+        """A fresh v1 container, answering: returns its id."""
+        tb = self.tb
+        # Also whatever an update left aside (renamed old one after a failed rollback).
+        flt = f"label=watchdocker.bench.variant={d.variant.key}"
+        leftovers = tb.docker_cli("ps", "-aq", "--filter", f"label={self.label}", "--filter", flt)
+        if leftovers.split():
+            tb.docker_cli("rm", "-f", *leftovers.split())
+        tb.docker_cli("tag", d.v1_id, d.ref)
+        container = str(tb.run_container(d.ref, **self.run_args(d))).strip()
+        with httpx.Client(timeout=PROBE_TIMEOUT) as client:
+            wait_until(
+                lambda: probe(client, d.url).version == "v1", SERVE_TIMEOUT, f"{d.name} serving v1"
+            )
+        return container
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return dict(json.loads(self.tb.docker_cli("inspect", ref))[0])
+
+    def by_hand(self, d: Deployed) -> None:
+        tb, tl = self.tb, self.timeline
+        with tl.span("docker pull"):
+            tb.docker_cli("pull", "-q", d.ref)
+        with tl.span("docker stop"):
+            tb.docker_cli("stop", d.name)
+        with tl.span("docker rm"):
+            tb.docker_cli("rm", d.name)
+        with tl.span("docker run"):
+            tb.run_container(d.ref, **self.run_args(d))
+
+    def measure(self, d: Deployed, method: Method, round_no: int) -> Measurement:
+        old_id = self.reset(d)
+        if method == "watch-docker":
+            # Right after a run the local server's SQLite is still writing its events; a new
+            # run then meets 503s and retries (counted, see PrefectRetries).
+            time.sleep(self.args.pause)
+        self.timeline.take()
+        self.retries.take()
+        since = time.time()
+        with Prober(d.url) as prober:
+            wait_until(lambda: prober.seen("v1"), SERVE_TIMEOUT, "the prober to see v1")
+            time.sleep(BEFORE)
+            started = time.time()
+            if method == "watch-docker":
+                assert self.update_flow is not None
+                report = self.update_flow(containers=[d.name], config_file=self.config_file)
+                got = {r.name: r for r in report.results}.get(d.name)
+                if got is None or got.result != "updated":
+                    raise RuntimeError(f"the flow did not update {d.name}: {got}")
+            else:
+                self.by_hand(d)
+            ended = time.time()
+            wait_until(lambda: prober.seen("v2"), SERVE_TIMEOUT, "the prober to see v2")
+            time.sleep(TAIL)
+        retries, slept = self.retries.take()
+        steps = self.timeline.take()
+        new = self.inspect(d.name)
+        if new["Image"] != d.v2_id or not new["State"]["Running"]:
+            raise RuntimeError(f"{d.name} is not running v2 after the update ({method})")
+        # The engine may log an event a moment after the call that caused it returned.
+        time.sleep(0.2)
+        events = engine_events(self.tb, self.label, since, time.time())
+        events = [
+            e for e in events if e.attributes.get("watchdocker.bench.variant") == d.variant.key
+        ]
+        steps.insert(0, Span("flow run" if method == "watch-docker" else "by hand", started, ended))
+
+        found = outage(prober.probes, "v1", "v2")
+        stop_label = "stop" if method == "watch-docker" else "docker stop"
+        issued = next(s.start for s in steps if s.label == stop_label)
+        marks = {"issued": issued, "last_old": found.last_old, "first_new": found.first_new}
+        for name, action, container in [
+            ("kill", "kill", old_id),
+            ("die", "die", old_id),
+            ("stop", "stop", old_id),
+            ("create", "create", new["Id"]),
+            ("start", "start", new["Id"]),
+            ("healthy", "health_status: healthy", new["Id"]),
+        ]:
+            event = first_event(events, action, container)
+            if event is not None:
+                marks[name] = event.time
+        health = [s.duration for s in steps if s.label == "health wait"]
+        result = Measurement(
+            variant=d.variant.key,
+            method=method,
+            round_no=round_no,
+            outage=found,
+            wall=ended - started,
+            stop_issued=issued,
+            steps=steps,
+            events=events,
+            marks=marks,
+            health_wait=health[0] if health else None,
+            started_to_end=ended - marks["start"] if "start" in marks else None,
+            retries=retries,
+            slept=slept,
+        )
+        self.flag(result, old_id)
+        return result
+
+    def flag(self, m: Measurement, old_id: str) -> None:
+        """What should not happen, with its evidence, for the report."""
+        where = f"{m.method}, variant {m.variant}, round {m.round_no}"
+        kills = [e for e in m.events if e.container == old_id and e.action == "kill"]
+        if len(kills) > 1:
+            signals = ", ".join(e.attributes.get("signal", "?") for e in kills)
+            self.problems.append(f"{where}: old container killed {len(kills)} times ({signals})")
+        kill_to_die = m.phase("kill", "die")
+        if kill_to_die is not None and kill_to_die > 1.0:
+            self.problems.append(f"{where}: kill -> die took {kill_to_die:.2f} s")
+        if m.outage.flapped:
+            self.problems.append(f"{where}: v1 and v2 answered alternately")
+        if m.outage.max_gap > 0.1:
+            self.problems.append(
+                f"{where}: a {m.outage.max_gap * 1000:.0f} ms gap between probes "
+                "(the downtime is only that precise)"
+            )
+        if m.outage.longest_failed > m.outage.downtime + 0.05:
+            self.problems.append(
+                f"{where}: a failed span of {ms(m.outage.longest_failed)} ms outside the swap"
+            )
+
+    def run(self) -> None:
+        total = self.args.warmup + self.args.rounds
+        for round_no in range(1 - self.args.warmup, self.args.rounds + 1):
+            tag = "warm-up" if round_no < 1 else f"round {round_no}/{self.args.rounds}"
+            print(f"... {tag} ({total} in all)", file=sys.stderr, flush=True)
+            # Alternate which method goes first, so neither always follows the other.
+            order = METHODS if round_no % 2 else METHODS[::-1]
+            for variant in self.variants:
+                for method in order:
+                    m = self.measure(self.deployed[variant.key], method, round_no)
+                    print(
+                        f"    {variant.key} {method:<12} downtime {ms(m.outage.downtime):>5} ms"
+                        f"  wall {m.wall:6.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    if round_no >= 1:
+                        self.results.append(m)
+
+    # -- report -----------------------------------------------------------------------------
+
+    def report(self) -> None:
+        args = self.args
+        print()
+        print(
+            f"watchdocker update bench: {args.rounds} round(s) (+{args.warmup} warm-up), "
+            f"update.stableSeconds {args.stable_seconds:g}s, healthTimeout "
+            f"{args.health_timeout:g}s, probe every {PROBE_PERIOD * 1000:.0f} ms "
+            f"(timeout {PROBE_TIMEOUT * 1000:.0f} ms), run {self.run_id}, {os.cpu_count()} CPUs"
+        )
+        print()
+        print("setup")
+        for name, seconds in self.setup.items():
+            print(f"  {name:<44} {seconds:8.2f} s")
+        for variant in self.variants:
+            self.report_variant(variant)
+        print()
+        if self.problems:
+            print("flagged")
+            for problem in self.problems:
+                print(f"  {problem}")
+        else:
+            print("flagged: nothing (no repeated kill, no flapping, probe gaps <= 100 ms)")
+
+    def of(self, variant: str, method: Method) -> list[Measurement]:
+        return [m for m in self.results if m.variant == variant and m.method == method]
+
+    def report_variant(self, variant: Variant) -> None:
+        wd, hand = self.of(variant.key, "watch-docker"), self.of(variant.key, "by hand")
+        print()
+        wait = (
+            f"flow waits for healthy (healthTimeout {self.args.health_timeout:g}s)"
+            if variant.healthcheck
+            else f"flow waits update.stableSeconds {self.args.stable_seconds:g}s"
+        )
+        print(f"variant {variant.key}: {variant.title}; {wait}")
+        header = f"  {'ms':<52} {'median':>7} {'min':>7} {'max':>7}"
+        print(header)
+        print("  " + "-" * (len(header) - 2))
+
+        def row(label: str, values: Sequence[float | None]) -> None:
+            got = [v for v in values if v is not None]
+            if not got:
+                print(f"  {label:<52} {'-':>7}")
+                return
+            med, low, high = statistics.median(got), min(got), max(got)
+            print(f"  {label:<52} {ms(med):>7} {ms(low):>7} {ms(high):>7}")
+
+        row("downtime, watch-docker", [m.outage.downtime for m in wd])
+        row("downtime, by hand", [m.outage.downtime for m in hand])
+        wd_med = statistics.median(m.outage.downtime for m in wd)
+        hand_med = statistics.median(m.outage.downtime for m in hand)
+        ratio = f"{wd_med / hand_med:.2f}" if hand_med > 0 else "-"
+        print(f"  {'ratio watch-docker / by hand (medians)':<52} {ratio:>7}")
+        row("failed-probe time, whole window, watch-docker", [m.outage.failed_total for m in wd])
+        row("failed-probe time, whole window, by hand", [m.outage.failed_total for m in hand])
+        row("flow wall time", [m.wall for m in wd])
+        row(
+            "  before the stop call (scan, pull, slot, journal)",
+            [m.stop_issued - _run_start(m) for m in wd],
+        )
+        row("  health wait (the updater's wait_healthy)", [m.health_wait for m in wd])
+        row("  new container's start event -> flow end", [m.started_to_end for m in wd])
+        row(
+            "  flow wall minus health wait",
+            [m.wall - m.health_wait if m.health_wait is not None else None for m in wd],
+        )
+        row("by hand wall time (pull + stop + rm + run)", [m.wall for m in hand])
+        if variant.healthcheck:
+            for method, ms_ in (("watch-docker", wd), ("by hand", hand)):
+                row(
+                    f"start event -> healthy event, {method}",
+                    [m.phase("start", "healthy") for m in ms_],
+                )
+        retries = sum(m.retries for m in wd)
+        if retries:
+            slept = sum(m.slept for m in wd)
+            print(f"  (flow runs include {retries} Prefect API retries, {slept:.1f} s asleep)")
+
+        print()
+        print(
+            f"  {'phases, from the engine events (median ms)':<52} {'w-d':>7} {'hand':>7} {'diff':>7}"
+        )
+        for label, begin, end in PHASES:
+            a = median_or_none([m.phase(begin, end) for m in wd])
+            b = median_or_none([m.phase(begin, end) for m in hand])
+            diff = ms(a - b) if a is not None and b is not None else "-"
+            print(f"  {label:<52} {ms(a):>7} {ms(b):>7} {diff:>7}")
+
+        for method, ms_ in (("watch-docker", wd), ("by hand", hand)):
+            print()
+            print(f"  {method} timeline, t=0 the stop call (median ms)      {'at':>7} {'took':>7}")
+            for label, at, took in timeline_rows(ms_):
+                took_text = ms(took) if took is not None else ""
+                print(f"  {label:<52} {ms(at):>7} {took_text:>7}")
+
+
+def _run_start(m: Measurement) -> float:
+    return m.steps[0].start  # the whole flow run / by-hand sequence is inserted first
+
+
+def timeline_rows(runs: Sequence[Measurement]) -> list[tuple[str, float, float | None]]:
+    """Each step, event and probe landmark of the runs, at its median offset from the stop
+    call, with its median duration; ordered by that offset."""
+    offsets: dict[str, list[float]] = {}
+    durations: dict[str, list[float]] = {}
+    for m in runs:
+        seen: set[str] = set()
+        for span in m.steps:
+            if span.label in seen:  # only the first of a step repeated in one run
+                continue
+            seen.add(span.label)
+            offsets.setdefault(span.label, []).append(span.start - m.stop_issued)
+            durations.setdefault(span.label, []).append(span.duration)
+        for name, when in m.marks.items():
+            if name == "issued":
+                continue
+            label = {
+                "last_old": "(probe) last v1 answer",
+                "first_new": "(probe) first v2 answer",
+            }.get(name, f"(event) {name}")
+            offsets.setdefault(label, []).append(when - m.stop_issued)
+        for label, end in (("flow end", m.steps[0].end),):
+            offsets.setdefault(label if m.method == "watch-docker" else "sequence end", []).append(
+                end - m.stop_issued
+            )
+    rows = []
+    for label, values in offsets.items():
+        took = durations.get(label)
+        rows.append((label, statistics.median(values), statistics.median(took) if took else None))
+    return sorted(rows, key=lambda r: r[1])
+
+
+# --- cleanup ---------------------------------------------------------------------------------
+
+
+class Cleanup:
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+
+    def run(self) -> None:
+        """Each step on its own: one failing must not leave the others' leftovers behind."""
+        b = self.bench
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("Prefect server", self._stop_prefect),
+            ("containers and images", lambda: b.tb.cleanup(b.run_id)),
+            ("registry manifests", self._delete_manifests),
+            ("temp dir", lambda: shutil.rmtree(b.tmp, ignore_errors=True)),
+        ]
+        for name, step in steps:
+            started = time.perf_counter()
+            try:
+                step()
+            except Exception as exc:
+                print(f"cleanup of {name} failed: {exc}", file=sys.stderr)
+            else:
+                elapsed = time.perf_counter() - started
+                print(f"cleaned up {name} in {elapsed:.1f} s", file=sys.stderr)
+
+    def _stop_prefect(self) -> None:
+        # Logs and events still queued would otherwise go to a server that is gone.
+        drain_prefect_workers()
+        if self.bench.server is not None:
+            stop_process(self.bench.server)
+
+    def _delete_manifests(self) -> None:
+        # The bed's registries allow deletes; blobs stay until a garbage collection.
+        b = self.bench
+        with httpx.Client(timeout=10) as client:
+            for d in b.deployed.values():
+                name = d.ref.removeprefix(f"{b.tb.OPEN}/").rsplit(":", 1)[0]
+                for digest in d.digests:
+                    client.delete(f"http://{b.tb.OPEN}/v2/{name}/manifests/{digest}")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed rounds first (imports, first flow run)"
+    )
+    parser.add_argument("--stable-seconds", type=float, default=2.0, help="update.stableSeconds")
+    parser.add_argument("--health-timeout", type=float, default=30.0, help="update.healthTimeout")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=2.0,
+        help="seconds before each flow run, for the server to finish writing the last one (2)",
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.warmup < 0 or args.pause < 0 or args.stable_seconds <= 0:
+        parser.error("--rounds >= 1, --warmup >= 0, --pause >= 0, --stable-seconds > 0")
+    return args
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    run_id = uuid.uuid4().hex[:8]
+    # A developer's own WATCH_* settings must not change what is measured; the testbed
+    # helpers label everything with WATCH_TEST_RUN_ID, which must be ours alone.
+    for name in list(os.environ):
+        if name.startswith("WATCH_") and not name.startswith("WATCH_TESTBED_"):
+            del os.environ[name]
+    os.environ["WATCH_TEST_RUN_ID"] = run_id
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
+    import testbed  # after WATCH_TEST_RUN_ID: it reads the run id on import
+
+    # SIGTERM takes the same way out as Ctrl-C, through the cleanup; SIGINT is set again
+    # because a shell starting us in the background hands it over ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    bench = Bench(args, run_id, testbed)
+    try:
+        bench.stage("bed up (testbed/up.sh when needed)", bench.bring_up_bed)
+        bench.stage("Prefect server start", bench.start_prefect)
+        bench.stage("import the flow (Prefect)", bench.instrument)
+        bench.write_config()
+        bench.stage("build + push v1 and v2 of 2 images", bench.publish_images)
+        bench.run()
+        bench.report()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted: cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        Cleanup(bench).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
