@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import functools
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -79,7 +80,10 @@ BEFORE = 0.3  # probing before the update starts: v1 must be seen answering
 # PID 1 gets no default SIGTERM handler and busybox httpd installs none: without the trap,
 # every `docker stop` waits its full 10 s timeout (checked on this engine: 10.18 s vs 0.15 s).
 # `& wait`: sh runs a trap only between commands, and `wait` is interrupted by it.
-SERVE = "mkdir -p /www; cp /marker /www/index.html; trap 'exit 0' TERM; httpd -f -p {port} -h /www & wait"
+SERVE = (
+    "mkdir -p /www; cp /marker /www/index.html; "
+    "trap 'exit 0' TERM; httpd -f -p {port} -h /www & wait"
+)
 HEALTHCHECK = ["wget", "-q", "-O-", f"http://127.0.0.1:{HTTP_PORT}/"]
 
 P = ParamSpec("P")
@@ -254,7 +258,7 @@ class Outage:
     timeouts: int
     last_old: float  # end of the last old answer
     first_new: float  # start of the first new answer
-    max_gap: float  # the largest spacing between probe starts: the resolution really had
+    max_gap: float  # the largest spacing between probe starts around the swap
     flapped: bool  # an old answer after a new one, or a new one before the outage
 
 
@@ -281,7 +285,8 @@ def outage(probes: Sequence[Probe], old: str, new: str) -> Outage:
     if run_start is not None:
         spans.append(probes[-1].end - run_start)
     downtime = probes[first_new].start - probes[last_old + 1].start
-    starts = [p.start for p in probes]
+    # The resolution the swap was really seen with: the prober shares the GIL with the flow.
+    starts = [p.start for p in probes[max(last_old - 1, 0) : first_new + 2]]
     first_new_any = next(i for i, p in enumerate(probes) if p.version == new)
     return Outage(
         downtime=max(downtime, 0.0),
@@ -291,7 +296,7 @@ def outage(probes: Sequence[Probe], old: str, new: str) -> Outage:
         timeouts=sum(p.error == "ReadTimeout" or p.error == "ConnectTimeout" for p in probes),
         last_old=probes[last_old].end,
         first_new=probes[first_new].start,
-        max_gap=max((b - a for a, b in zip(starts, starts[1:], strict=False)), default=0.0),
+        max_gap=max((b - a for a, b in itertools.pairwise(starts)), default=0.0),
         flapped=first_new_any < last_old,
     )
 
@@ -790,7 +795,8 @@ class Bench:
 
         print()
         print(
-            f"  {'phases, from the engine events (median ms)':<52} {'w-d':>7} {'hand':>7} {'diff':>7}"
+            f"  {'phases, from the engine events (median ms)':<52} "
+            f"{'w-d':>7} {'hand':>7} {'diff':>7}"
         )
         for label, begin, end in PHASES:
             a = median_or_none([m.phase(begin, end) for m in wd])
