@@ -2,7 +2,7 @@
 against doing the same by hand (`docker pull` + `docker stop` + `docker rm` + `docker run`).
 
     .venv/bin/python bench/update.py [--rounds 5] [--warmup 1] [--stable-seconds 2]
-                                     [--health-timeout 30] [--pause 2]
+                                     [--health-timeout 30] [--pause 3]
 
 It brings the bed up (testbed/up.sh), starts its own Prefect server (SQLite, fresh
 PREFECT_HOME), and pushes two versions of two images to the open registry under
@@ -50,6 +50,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, ModuleType
@@ -157,30 +158,43 @@ class Timeline:
         return sorted(spans, key=lambda s: s.start)
 
 
-class PrefectRetries(logging.Handler):
-    """The Prefect client's retried API calls (it logs each at DEBUG): a 503 from the local
-    server's busy SQLite makes a flow run slower for a reason that is not the update's."""
+@dataclass(frozen=True)
+class PrefectWait:
+    time: float
+    kind: Literal["API retry", "slot busy"]
+    seconds: float
 
-    _RETRY = re.compile(r"Another attempt will be made in ([0-9.]+)s")
+
+class PrefectWaits(logging.Handler):
+    """Where Prefect itself slept, from its DEBUG messages (the console handler, at WARNING,
+    shows none): the client's retried API calls (a 503 from the local server's busy SQLite)
+    and the concurrency service's waits for a free update slot (423 from the server)."""
+
+    _PATTERNS: tuple[tuple[re.Pattern[str], Literal["API retry", "slot busy"]], ...] = (
+        (re.compile(r"Another attempt will be made in ([0-9.]+)s"), "API retry"),
+        (
+            re.compile(r"Unable to acquire concurrency slot.* Retrying in ([0-9.]+) second"),
+            "slot busy",
+        ),
+    )
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self._lock = threading.Lock()
-        self.retries = 0
-        self.slept = 0.0
+        self._waits: list[PrefectWait] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        found = self._RETRY.search(record.getMessage())
-        if found:
-            with self._lock:
-                self.retries += 1
-                self.slept += float(found[1])
+        message = record.getMessage()
+        for pattern, kind in self._PATTERNS:
+            found = pattern.search(message)
+            if found:
+                with self._lock:
+                    self._waits.append(PrefectWait(record.created, kind, float(found[1])))
 
-    def take(self) -> tuple[int, float]:
+    def take(self) -> list[PrefectWait]:
         with self._lock:
-            taken = self.retries, self.slept
-            self.retries, self.slept = 0, 0.0
-        return taken
+            waits, self._waits = self._waits, []
+        return waits
 
 
 # --- probing ---------------------------------------------------------------------------------
@@ -196,11 +210,17 @@ class Probe:
 
 class Prober:
     """GETs the URL every PROBE_PERIOD on a new connection (keep-alive off: a kept connection
-    to docker-proxy would not show when the backend changes) and records every answer."""
+    to docker-proxy would not show when the backend changes) and records every answer.
+
+    Each probe runs on its own pool thread: a probe left hanging (docker-proxy accepts the
+    connection of a container whose network is not up yet, and its SYN waits for a
+    retransmit) must not delay the next ones, or the downtime would be seen in steps of
+    PROBE_TIMEOUT instead of PROBE_PERIOD."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.probes: list[Probe] = []
+        self.probes: list[Probe] = []  # in the order they ended; sorted by start when read
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
 
@@ -213,20 +233,35 @@ class Prober:
         self._thread.join()
 
     def _run(self) -> None:
-        limits = httpx.Limits(max_keepalive_connections=0)
-        with httpx.Client(timeout=PROBE_TIMEOUT, limits=limits) as client:
+        limits = httpx.Limits(max_keepalive_connections=0, max_connections=None)
+        # Enough threads for every probe that can be in flight at once, and some more.
+        workers = 2 * round(PROBE_TIMEOUT / PROBE_PERIOD) + 4
+        with (
+            httpx.Client(timeout=PROBE_TIMEOUT, limits=limits) as client,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool,
+        ):
             next_at = time.monotonic()
             while not self._stop.is_set():
-                self.probes.append(probe(client, self.url))
+                pool.submit(self._one, client)
                 next_at += PROBE_PERIOD
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)
                 else:
-                    next_at = time.monotonic()  # late (a slow probe): no burst to catch up
+                    next_at = time.monotonic()  # late (starved of CPU): no burst to catch up
+
+    def _one(self, client: httpx.Client) -> None:
+        answer = probe(client, self.url)
+        with self._lock:
+            self.probes.append(answer)
 
     def seen(self, version: str) -> bool:
-        return any(p.version == version for p in self.probes[-5:])
+        with self._lock:
+            return any(p.version == version for p in self.probes[-5:])
+
+    def taken(self) -> list[Probe]:
+        with self._lock:
+            return sorted(self.probes, key=lambda p: p.start)
 
 
 def probe(client: httpx.Client, url: str) -> Probe:
@@ -374,8 +409,7 @@ class Measurement:
     marks: dict[str, float]  # issued, kill, die, stop, create, start, healthy, first_new...
     health_wait: float | None = None  # the updater's wait_healthy, watch-docker only
     started_to_end: float | None = None  # new container's start event -> flow end
-    retries: int = 0
-    slept: float = 0.0
+    waits: list[PrefectWait] = field(default_factory=list)
 
     def phase(self, begin: str, end: str) -> float | None:
         if begin in self.marks and end in self.marks:
@@ -429,7 +463,7 @@ class Bench:
         self.results: list[Measurement] = []
         self.setup: dict[str, float] = {}
         self.timeline = Timeline()
-        self.retries = PrefectRetries()
+        self.waits = PrefectWaits()
         self.server: subprocess.Popen[bytes] | None = None
         self.config_file = ""
         self.update_flow: Callable[..., Any] | None = None
@@ -519,7 +553,15 @@ class Bench:
 
         client_log = logging.getLogger("prefect.client")
         client_log.setLevel(logging.DEBUG)
-        client_log.addHandler(self.retries)
+        client_log.addHandler(self.waits)
+        # The slot service logs its waits on Prefect's internal concurrency logger, which
+        # at DEBUG would log every call it runs: give the service a quiet logger of its own.
+        services = importlib.import_module("prefect.concurrency.services")
+        slot_log = logging.getLogger("watchdocker.bench.slots")
+        slot_log.setLevel(logging.DEBUG)
+        slot_log.propagate = False
+        slot_log.addHandler(self.waits)
+        setattr(services, "logger", slot_log)  # noqa: B010
 
     def write_config(self) -> None:
         path = self.tmp / "config.yaml"
@@ -605,10 +647,10 @@ class Bench:
         old_id = self.reset(d)
         if method == "watch-docker":
             # Right after a run the local server's SQLite is still writing its events; a new
-            # run then meets 503s and retries (counted, see PrefectRetries).
+            # run then meets 503s and retries (counted, see PrefectWaits).
             time.sleep(self.args.pause)
         self.timeline.take()
-        self.retries.take()
+        self.waits.take()
         since = time.time()
         with Prober(d.url) as prober:
             wait_until(lambda: prober.seen("v1"), SERVE_TIMEOUT, "the prober to see v1")
@@ -625,7 +667,7 @@ class Bench:
             ended = time.time()
             wait_until(lambda: prober.seen("v2"), SERVE_TIMEOUT, "the prober to see v2")
             time.sleep(TAIL)
-        retries, slept = self.retries.take()
+        waits = self.waits.take()
         steps = self.timeline.take()
         new = self.inspect(d.name)
         if new["Image"] != d.v2_id or not new["State"]["Running"]:
@@ -638,7 +680,7 @@ class Bench:
         ]
         steps.insert(0, Span("flow run" if method == "watch-docker" else "by hand", started, ended))
 
-        found = outage(prober.probes, "v1", "v2")
+        found = outage(prober.taken(), "v1", "v2")
         stop_label = "stop" if method == "watch-docker" else "docker stop"
         issued = next(s.start for s in steps if s.label == stop_label)
         marks = {"issued": issued, "last_old": found.last_old, "first_new": found.first_new}
@@ -666,8 +708,7 @@ class Bench:
             marks=marks,
             health_wait=health[0] if health else None,
             started_to_end=ended - marks["start"] if "start" in marks else None,
-            retries=retries,
-            slept=slept,
+            waits=waits,
         )
         self.flag(result, old_id)
         return result
@@ -788,10 +829,15 @@ class Bench:
                     f"start event -> healthy event, {method}",
                     [m.phase("start", "healthy") for m in ms_],
                 )
-        retries = sum(m.retries for m in wd)
-        if retries:
-            slept = sum(m.slept for m in wd)
-            print(f"  (flow runs include {retries} Prefect API retries, {slept:.1f} s asleep)")
+        for kind in ("API retry", "slot busy"):
+            waits = [(m, w) for m in wd for w in m.waits if w.kind == kind]
+            if waits:
+                in_slot = sum(_within(m, "update slot acquired", w.time) for m, w in waits)
+                print(
+                    f"  Prefect {kind} waits in the {len(wd)} flow runs: {len(waits)}, "
+                    f"{sum(w.seconds for _, w in waits):.1f} s asleep, {in_slot} of them "
+                    "while acquiring the update slot"
+                )
 
         print()
         print(
@@ -810,6 +856,10 @@ class Bench:
             for label, at, took in timeline_rows(ms_):
                 took_text = ms(took) if took is not None else ""
                 print(f"  {label:<52} {ms(at):>7} {took_text:>7}")
+
+
+def _within(m: Measurement, label: str, when: float) -> bool:
+    return any(s.label == label and s.start <= when <= s.end for s in m.steps)
 
 
 def _run_start(m: Measurement) -> float:
@@ -904,8 +954,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pause",
         type=float,
-        default=2.0,
-        help="seconds before each flow run, for the server to finish writing the last one (2)",
+        default=3.0,
+        help="seconds before each flow run, for the server to finish writing the last one (3)",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.warmup < 0 or args.pause < 0 or args.stable_seconds <= 0:

@@ -95,6 +95,9 @@ class UpdateConfig(_Section):
     cleanup: bool = Field(False, description="remove the old image after a good update")
     concurrency: int = Field(2, ge=1, le=32, description="updates at once, across runs")
     health_timeout: Duration = Field(timedelta(seconds=60), alias="healthTimeout")
+    approval: Literal["none", "totp"] = Field(
+        "none", description="totp: every update run waits for an approver's code"
+    )
     stable_seconds: Duration = Field(timedelta(seconds=10), alias="stableSeconds")
 
 
@@ -161,6 +164,22 @@ class NotifyConfig(_Section):
     )
 
 
+class ApprovalConfig(_Section):
+    max_attempts: int = Field(3, ge=1, le=20, alias="maxAttempts")
+    timeout: Duration = Field(timedelta(hours=1), description="no answer by then: rejected")
+
+
+class TwoFAUser(_Section):
+    otp_secret: SecretStr = Field(alias="otpSecret")
+
+
+class TwoFAConfig(_Section):
+    """Approvers and their TOTP secrets (seed `twofa.users`); WATCH_TOTP_SECRET adds one
+    approver named `default`."""
+
+    users: dict[str, TwoFAUser] = Field(default_factory=dict)
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -187,6 +206,8 @@ class Settings(BaseSettings):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    twofa: TwoFAConfig = Field(default_factory=TwoFAConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
 
@@ -231,6 +252,10 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_UPDATE_STRATEGY": ("update", "recreateStrategy"),
     "WATCH_UPDATE_REMOVE_OLD": ("update", "removeOldContainer"),
     "WATCH_UPDATE_CLEANUP": ("update", "cleanup"),
+    "WATCH_UPDATE_APPROVAL": ("update", "approval"),
+    "WATCH_APPROVAL_MAX_ATTEMPTS": ("approval", "maxAttempts"),
+    "WATCH_APPROVAL_TIMEOUT": ("approval", "timeout"),
+    "WATCH_TOTP_SECRET": ("twofa", "users", "default", "otpSecret"),
     "WATCH_UPDATE_CONCURRENCY": ("update", "concurrency"),
     "WATCH_UPDATE_HEALTH_TIMEOUT": ("update", "healthTimeout"),
     "WATCH_UPDATE_STABLE_SECONDS": ("update", "stableSeconds"),
@@ -251,7 +276,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
 # WATCH_REGISTRY_AUTH_<n>_{HOST,USERNAME,PASSWORD}: one registry credential each n.
 _AUTH_VAR = re.compile(r"WATCH_REGISTRY_AUTH_(\d+)_(HOST|USERNAME|PASSWORD)")
 CONFIG_FILE_VAR = "WATCH_CONFIG"
-_SECRET_KEYS = {"password"}
+_SECRET_KEYS = {"password", "otpSecret", "secret"}
 
 
 def default_config_paths() -> list[Path]:
@@ -353,7 +378,7 @@ def _may_hold_a_secret(loc: tuple[str | int, ...]) -> bool:
     return (
         loc[:2] == ("registry", "auth")
         or loc == ("registry",)
-        or loc[:1] == ("notify",)
+        or loc[:1] in (("notify",), ("twofa",))
         or bool(loc and loc[-1] in _SECRET_KEYS)
     )
 

@@ -47,7 +47,12 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
             entrypoint="watchdocker.flows.update.update",
             description="Update the named containers (or all outdated ones): pull, recreate, "
             "health-check, roll back on failure.",
-            parameters={"containers": [], "all": False, "dry_run": False},
+            parameters={
+                "containers": [],
+                "all": False,
+                "dry_run": False,
+                "require_approval": False,
+            },
         ),
     ]
     if settings.update.auto_update_cron:

@@ -18,6 +18,7 @@ from watchdocker.config import (
     ENV_VARS,
     ConfigError,
     Settings,
+    TwoFAUser,
     default_config_paths,
     load_settings,
 )
@@ -310,6 +311,14 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_UPDATE_STRATEGY": ("recreate", "update.recreate_strategy", "recreate"),
     "WATCH_UPDATE_REMOVE_OLD": ("false", "update.remove_old_container", False),
     "WATCH_UPDATE_CLEANUP": ("true", "update.cleanup", True),
+    "WATCH_TOTP_SECRET": (
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        "twofa.users",
+        {"default": TwoFAUser(otpSecret=SecretStr("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))},
+    ),
+    "WATCH_UPDATE_APPROVAL": ("totp", "update.approval", "totp"),
+    "WATCH_APPROVAL_MAX_ATTEMPTS": ("5", "approval.max_attempts", 5),
+    "WATCH_APPROVAL_TIMEOUT": ("30m", "approval.timeout", timedelta(minutes=30)),
     "WATCH_UPDATE_CONCURRENCY": ("4", "update.concurrency", 4),
     "WATCH_UPDATE_HEALTH_TIMEOUT": ("2m", "update.health_timeout", timedelta(minutes=2)),
     "WATCH_UPDATE_STABLE_SECONDS": ("5s", "update.stable_seconds", timedelta(seconds=5)),

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from watchdocker.config import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="watch-docker",
@@ -150,6 +153,9 @@ def update(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="print the plan, change nothing")
     ] = False,
+    require_approval: Annotated[
+        bool, typer.Option("--require-approval", help="wait for an approver's TOTP code first")
+    ] = False,
     config: ConfigOption = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -159,6 +165,10 @@ def update(
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
     settings = _settings(config)
+    if sys.stdin.isatty() and not json_output:
+        from watchdocker.cli.prompt import prompt_for_approvals
+
+        prompt_for_approvals()
     report = _run_flow(
         settings,
         verbose,
@@ -166,6 +176,7 @@ def update(
         containers=names or None,
         all=all_outdated,
         dry_run=dry_run,
+        require_approval=require_approval,
         config_file=str(config) if config else None,
     )
     if json_output:
@@ -181,6 +192,68 @@ def update(
         console.print(report.summary)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def approvals(config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """List the update runs waiting for approval."""
+    settings = _settings(config)
+    pending = _with_api(
+        settings,
+        lambda: __import__(
+            "watchdocker.cli.approvals", fromlist=["pending_approvals"]
+        ).pending_approvals(),
+    )
+    if json_output:
+        print(json.dumps({"approvals": [p.model_dump() for p in pending]}, indent=2))
+        return
+    table = Table(title="waiting for approval")
+    for column in ("FLOW RUN", "NAME", "CONTAINERS", "WAITING"):
+        table.add_column(column, overflow="fold")
+    for p in pending:
+        table.add_row(p.flow_run_id, p.name, ", ".join(p.containers), f"{p.waiting_seconds}s")
+    Console().print(table)
+
+
+@app.command()
+def approve(
+    run_id: Annotated[str, typer.Argument(help="the flow run waiting for approval")],
+    code: Annotated[
+        str, typer.Option("--code", help="the 6-digit code of your authenticator")
+    ] = "",
+    approver: Annotated[str, typer.Option("--approver", help="your name, as enrolled")] = "default",
+    reject: Annotated[bool, typer.Option("--reject", help="reject: nothing changes")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Answer an update run that waits for approval. Exit 1 when the code was refused."""
+    if not reject and not code:
+        raise fail("give --code CODE, or --reject", 2)
+    settings = _settings(config)
+
+    def answer() -> dict:
+        from watchdocker.cli.approvals import NotWaiting, answer_approval
+
+        try:
+            return answer_approval(run_id, approver, code, reject)
+        except NotWaiting as exc:
+            raise fail(str(exc)) from None
+
+    verdict = _with_api(settings, answer)
+    print(f"{verdict['outcome'].replace('_', ' ')}: {verdict['reason']}")
+    if verdict["outcome"] == "wrong_code" or (verdict["outcome"] == "rejected" and not reject):
+        raise typer.Exit(1)
+
+
+def _with_api(settings: Settings, call: Callable[[], T]) -> T:
+    """`call` with the Prefect API of the settings (the local server when no URL is set)."""
+    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+
+    prepare_environment(settings)
+    try:
+        with prefect_api(settings):
+            return call()
+    except ServerUnavailable as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command()

@@ -10,9 +10,11 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from watchdocker.approval import needs_approval
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.config import Settings, load_settings
 from watchdocker.engine.updater import ReplaceResult, Updater
+from watchdocker.flows.approval import request_approval
 from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
 from watchdocker.flows.scan import scan
 from watchdocker.notify import UpdateOutcome, problem_alert, run_summary
@@ -36,22 +38,34 @@ ARTIFACT_KEY = "watchdocker-update"
 
 @task(name="update-image", task_run_name="update {group[0].image}", cache_policy=NO_CACHE)
 def update_image(
-    group: list[PlannedUpdate], updater: Updater, credentials: CredentialStore
+    group: list[PlannedUpdate], new_image_id: str, updater: Updater
 ) -> list[UpdateResult]:
-    """One image: pulled once, its containers replaced one after the other."""
-    first = group[0]
-    try:
-        new_image_id = pull_image(first.image, first.remote_digest, updater.api, credentials)
-    except Exception as exc:  # a failed pull changes nothing: every container keeps running
-        reason = f"pull failed, nothing changed: {exc}"
-        return [
-            UpdateResult(name=p.name, image=p.image, result="failed", reason=reason) for p in group
-        ]
+    """One image's containers, replaced one after the other."""
     results = []
     for item in group:
         done = replace_container(item.name, item.container_id, new_image_id, item.image, updater)
         results += _rows(done)
     return results
+
+
+def _pull_all(
+    groups: list[list[PlannedUpdate]], updater: Updater, credentials: CredentialStore
+) -> tuple[list[tuple[list[PlannedUpdate], str]], list[UpdateResult]]:
+    """Every image first, while the services run; a failed pull changes nothing."""
+    futures = [
+        pull_image.submit(g[0].image, g[0].remote_digest, updater.api, credentials) for g in groups
+    ]
+    pulled, failed = [], []
+    for group, future in zip(groups, futures, strict=True):
+        try:
+            pulled.append((group, future.result()))
+        except Exception as exc:
+            reason = f"pull failed, nothing changed: {exc}"
+            failed += [
+                UpdateResult(name=p.name, image=p.image, result="failed", reason=reason)
+                for p in group
+            ]
+    return pulled, failed
 
 
 def _rows(done: ReplaceResult, joined_to: str | None = None) -> list[UpdateResult]:
@@ -109,8 +123,18 @@ def _ensure_slots(settings: Settings) -> None:
         client.upsert_global_concurrency_limit_by_name(UPDATE_SLOTS, settings.update.concurrency)
 
 
+def _not_done(planned: list[PlannedUpdate], reason: str) -> list[UpdateResult]:
+    return [
+        UpdateResult(name=p.name, image=p.image, result="skipped", reason=reason) for p in planned
+    ]
+
+
 def run_update(
-    settings: Settings, names: list[str] | None, dry_run: bool, config_file: str | None
+    settings: Settings,
+    names: list[str] | None,
+    dry_run: bool,
+    config_file: str | None,
+    require_approval: bool = False,
 ) -> UpdateReport:
     engine = engine_for(settings)
     try:
@@ -126,20 +150,38 @@ def run_update(
             report.containers, labels, names, settings.update.allow_compose_update
         )
         if dry_run:
-            would = [
-                UpdateResult(
-                    name=p.name,
-                    image=p.image,
-                    result="skipped",
-                    reason=f"dry run: would update {p.local_digest} -> {p.remote_digest}",
-                )
-                for p in planned
-            ]
-            return UpdateReport(results=known + would)
-        _ensure_slots(settings)
+            return UpdateReport(
+                results=known
+                + [
+                    UpdateResult(
+                        name=p.name,
+                        image=p.image,
+                        result="skipped",
+                        reason=f"dry run: would update {p.local_digest} -> {p.remote_digest}",
+                    )
+                    for p in planned
+                ]
+            )
         credentials = credential_store_for(settings)
-        futures = [update_image.submit(g, updater, credentials) for g in group_by_image(planned)]
-        report = UpdateReport(results=known + [r for f in futures for r in f.result()])
+        pulled, results = _pull_all(group_by_image(planned), updater, credentials)
+        ready = [p for group, _ in pulled for p in group]
+        if needs_approval(ready, labels, settings.update.approval, require_approval):
+            decision = request_approval(ready, settings)
+            if not decision.approved:
+                report = UpdateReport(
+                    results=known + results + _not_done(ready, f"not approved: {decision.reason}")
+                )
+                notify(report, planned, settings)
+                return report
+            approved = {p.name for p in decision.planned}
+            results += _not_done(
+                [p for p in ready if p.name not in approved],
+                f"not among the containers {decision.reason}",
+            )
+            pulled = [([p for p in g if p.name in approved], i) for g, i in pulled]
+        _ensure_slots(settings)
+        futures = [update_image.submit(g, image_id, updater) for g, image_id in pulled if g]
+        report = UpdateReport(results=known + results + [r for f in futures for r in f.result()])
     finally:
         engine.close()
     notify(report, planned, settings)
@@ -151,6 +193,7 @@ def update(
     containers: list[str] | None = None,
     all: bool = False,
     dry_run: bool = False,
+    require_approval: bool = False,
     config_file: str | None = None,
 ) -> UpdateReport:
     """Update the named containers, or with `all` every container a scan finds outdated.
@@ -159,12 +202,15 @@ def update(
         containers: container names to update.
         all: update every container with an update that policy allows.
         dry_run: only say what would be updated.
+        require_approval: wait for an approver's TOTP code before changing anything.
         config_file: a config.yaml to read instead of the default places.
     """
     if not containers and not all:
         raise ValueError("name the containers to update, or set all")
     settings = load_settings(config_file)
-    report = run_update(settings, None if all else containers, dry_run, config_file)
+    report = run_update(
+        settings, None if all else containers, dry_run, config_file, require_approval
+    )
     _publish(report)
     get_run_logger().info("update: %s", report.summary)
     return report

@@ -1,0 +1,91 @@
+"""Approval gates: which runs need a person, what they are shown, and how an answer is judged.
+Plain functions; the pause and the form are in flows/approval.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import SecretStr
+
+from watchdocker.totp import TotpError, verify_code
+from watchdocker.update_plan import PlannedUpdate
+
+APPROVAL_LABEL = "watchdocker.approval"
+
+
+def needs_approval(
+    planned: Sequence[PlannedUpdate],
+    labels: Mapping[str, Mapping[str, str]],
+    configured: str,
+    requested: bool,
+) -> bool:
+    """`update.approval: totp`, `--require-approval`, or a container labelled
+    `watchdocker.approval=totp` among those to update."""
+    if not planned:
+        return False
+    labelled = any(labels.get(p.container_id, {}).get(APPROVAL_LABEL) == "totp" for p in planned)
+    return configured == "totp" or requested or labelled
+
+
+def _short(digest: str | None) -> str:
+    return digest.removeprefix("sha256:")[:12] if digest else "?"
+
+
+def plan_markdown(planned: Sequence[PlannedUpdate]) -> str:
+    lines = [
+        "**watch-docker asks for approval to update:**",
+        "",
+        "| container | image | current | new |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {p.name} | {p.image} | {_short(p.local_digest)} | {_short(p.remote_digest)} |"
+        for p in planned
+    ]
+    lines += ["", "Enter your name as approver and the 6-digit code of your authenticator."]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Answer:
+    approver: str
+    code: str
+    approve: bool
+    containers: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Literal["approved", "rejected", "wrong_code"]
+    reason: str
+    step: int | None = None  # the TOTP step an accepted code used
+
+
+def judge_answer(
+    answer: Answer,
+    secrets: Mapping[str, SecretStr],
+    last_step: Callable[[str], int | None],
+    at: float | None = None,
+) -> Verdict:
+    """A rejection needs no code; an approval needs the approver's current, unused code."""
+    who = answer.approver.strip()
+    if not answer.approve:
+        return Verdict("rejected", f"rejected by {who or 'an unnamed approver'}")
+    secret = secrets.get(who)
+    if secret is None:
+        return Verdict("wrong_code", f"{who!r} is not an approver")
+    try:
+        step = verify_code(secret.get_secret_value(), answer.code.strip(), last_step(who), at=at)
+    except TotpError as exc:
+        return Verdict("wrong_code", f"{exc} for {who}")
+    return Verdict("approved", f"approved by {who}", step)
+
+
+def chosen(planned: Sequence[PlannedUpdate], answer: Answer) -> list[PlannedUpdate]:
+    """The approved subset: the containers named in the answer, or all when it names none."""
+    if not answer.containers:
+        return list(planned)
+    wanted = set(answer.containers)
+    return [p for p in planned if p.name in wanted]

@@ -1,0 +1,157 @@
+"""The approval gate of an update run: the run pauses with a form (the Prefect UI renders it;
+`watch-docker approve` answers it) until an approver's TOTP code is accepted, a reject, too many
+wrong codes, or the timeout. Holds no update slot while it waits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prefect import get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from prefect.states import Running
+from pydantic import Field
+
+from watchdocker.approval import Answer, chosen, judge_answer, plan_markdown
+from watchdocker.blocks.notifier import configured_notifier
+from watchdocker.blocks.totp import ReplayGuard, approver_secrets
+from watchdocker.config import Settings
+from watchdocker.notify import Message
+from watchdocker.update_plan import PlannedUpdate
+
+PLAN_ARTIFACT = "watchdocker-approval-plan"
+ANSWERS_ARTIFACT = "watchdocker-approval"
+PAUSE_KEY_PREFIX = "approval-"
+POLL_SECONDS = 2
+# Called with (flow run id, attempt) as a run starts to wait: `watch-docker update` in a
+# terminal prompts there, while the UI and `watch-docker approve` can answer too.
+WAITING_HOOKS: list[Callable[[str, int], None]] = []
+
+
+class ApprovalForm(RunInput):
+    """What an approver fills in (the Prefect UI's form for the paused run)."""
+
+    approver: str = Field(default="", title="Approver", description="your name, as enrolled")
+    code: str = Field(
+        default="", title="Code", description="the 6-digit code of your authenticator"
+    )
+    approve: bool = Field(default=True, title="Approve", description="untick to reject")
+    containers: list[str] = Field(
+        default_factory=list, title="Containers", description="only these (empty: all listed)"
+    )
+
+
+@dataclass
+class ApprovalDecision:
+    approved: bool
+    reason: str
+    planned: list[PlannedUpdate] = field(default_factory=list)
+
+
+def _tell(settings: Settings, title: str, body: str, level: str) -> None:
+    configured_notifier(settings, get_run_logger()).send(Message(title, body, level))  # type: ignore[arg-type]
+
+
+def _resume_running() -> None:
+    # A pause that timed out leaves the run paused: take it back to finish (nothing changed).
+    run_id = flow_run.get_id()
+    if run_id:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run_id, Running(), force=True)
+
+
+def request_approval(planned: list[PlannedUpdate], settings: Settings) -> ApprovalDecision:
+    logger = get_run_logger()
+    secrets = approver_secrets(settings)
+    if not secrets:
+        return ApprovalDecision(
+            False, "approval is required but no approver is enrolled (watch-docker totp enroll)"
+        )
+    url = flow_run.get_flow_run_ui_url() or ""
+    create_table_artifact(
+        table=[
+            {
+                "container": p.name,
+                "image": p.image,
+                "current": p.local_digest or "",
+                "new": p.remote_digest,
+            }
+            for p in planned
+        ],
+        key=PLAN_ARTIFACT,
+        description="waiting for approval",
+    )
+    names = ", ".join(p.name for p in planned)
+    _tell(
+        settings,
+        "watch-docker: approval needed",
+        f"Update of {names} waits for approval: {url}",
+        "warning",
+    )
+    guard = ReplayGuard()
+    answers: list[dict[str, str]] = []
+    attempts = settings.approval.max_attempts
+    timeout = int(settings.approval.timeout.total_seconds())
+    decision = ApprovalDecision(False, f"{attempts} wrong codes")
+    for attempt in range(1, attempts + 1):
+        form = ApprovalForm.with_initial_data(description=plan_markdown(planned))
+        for hook in WAITING_HOOKS:
+            hook(str(flow_run.get_id()), attempt)
+        try:
+            given = pause_flow_run(
+                wait_for_input=form,
+                timeout=timeout,
+                poll_interval=POLL_SECONDS,
+                key=f"{PAUSE_KEY_PREFIX}{attempt}",
+            )
+        except FlowPauseTimeout:
+            _resume_running()
+            decision = ApprovalDecision(False, f"no answer within {timeout}s")
+            break
+        answer = Answer(given.approver, given.code, given.approve, given.containers or None)
+        verdict = judge_answer(answer, secrets, guard.last_step)
+        answers.append(
+            {
+                "attempt": str(attempt),
+                "approver": answer.approver,
+                "outcome": verdict.outcome,
+                "reason": verdict.reason,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        create_table_artifact(
+            table=answers, key=ANSWERS_ARTIFACT, description=f"approval: {verdict.outcome}"
+        )
+        if verdict.outcome == "approved":
+            assert verdict.step is not None
+            guard.record(answer.approver.strip(), verdict.step)
+            logger.info(
+                "update %s (containers: %s)",
+                verdict.reason,
+                ", ".join(p.name for p in chosen(planned, answer)),
+            )
+            decision = ApprovalDecision(True, verdict.reason, chosen(planned, answer))
+            break
+        if verdict.outcome == "rejected":
+            decision = ApprovalDecision(False, verdict.reason)
+            break
+        logger.warning("%s (attempt %d of %d)", verdict.reason, attempt, attempts)
+    level = "info" if decision.approved else "warning"
+    _tell(
+        settings,
+        f"watch-docker: update {'approved' if decision.approved else 'rejected'}",
+        f"{decision.reason}: {names}. {url}",
+        level,
+    )
+    return decision
+
+
+def is_waiting_for_approval(state_type: StateType | None, pause_key: str | None) -> bool:
+    return state_type == StateType.PAUSED and (pause_key or "").startswith(PAUSE_KEY_PREFIX)
