@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchdocker.cli.totp import totp_app
 from watchdocker.config import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -308,6 +309,9 @@ def deployments(
 
     output.write_text(render_prefect_yaml(deployment_specs(_settings(config))))
     print(f"wrote {output}")
+
+
+app.add_typer(totp_app, name="totp")
 
 
 def main() -> None:

@@ -19,11 +19,12 @@ from prefect.runtime import flow_run
 from prefect.states import Running
 from pydantic import Field
 
-from watchdocker.approval import Answer, chosen, judge_answer, plan_markdown
+from watchdocker.approval import Answer, Verdict, chosen, judge_answer, plan_markdown
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, approver_secrets
 from watchdocker.config import Settings
 from watchdocker.notify import Message
+from watchdocker.totp import TotpError
 from watchdocker.update_plan import PlannedUpdate
 
 PLAN_ARTIFACT = "watchdocker-approval-plan"
@@ -117,6 +118,12 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             break
         answer = Answer(given.approver, given.code, given.approve, given.containers or None)
         verdict = judge_answer(answer, secrets, guard.last_step)
+        if verdict.outcome == "approved":
+            try:
+                assert verdict.step is not None
+                guard.record(answer.approver.strip(), verdict.step)
+            except TotpError as exc:  # another run took the same code a moment before
+                verdict = Verdict("wrong_code", f"{exc} for {answer.approver.strip()}")
         answers.append(
             {
                 "attempt": str(attempt),
@@ -130,8 +137,6 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             table=answers, key=ANSWERS_ARTIFACT, description=f"approval: {verdict.outcome}"
         )
         if verdict.outcome == "approved":
-            assert verdict.step is not None
-            guard.record(answer.approver.strip(), verdict.step)
             logger.info(
                 "update %s (containers: %s)",
                 verdict.reason,

@@ -1,0 +1,139 @@
+"""Approvers' TOTP secrets kept in Prefect as `TotpSecret` blocks (what `watch-docker totp
+enroll` saves), next to `twofa.users` of the configuration; and the replay guard, a Prefect
+Variable per approver holding the last time step a code of theirs was accepted for."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectAlreadyExists
+from pydantic import ConfigDict, Field, SecretStr
+
+from watchdocker.blocks import saved_blocks
+from watchdocker.config import Settings
+from watchdocker.totp import TotpError
+
+log = logging.getLogger(__name__)
+
+
+class TotpSecret(Block):
+    """The TOTP secret of one approver of gated updates. Every block of this type is used;
+    an approver of the same name in the configuration wins over a block."""
+
+    _block_type_name = "TotpSecret"
+    _block_type_slug = "totp-secret"
+    _description = (
+        "The TOTP secret (base32, 160 bits or more) of one approver of watch-docker updates, "
+        "as `watch-docker totp enroll` saves it. Every block of this type is used; an approver "
+        "of the same name in the configuration (twofa.users, WATCH_TOTP_SECRET) wins over it."
+    )
+    # A validation error would otherwise quote its input, which may be the secret.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    approver: str = Field(min_length=1, description="who answers with codes from this secret")
+    secret: SecretStr = Field(description="base32 TOTP secret, shown once at enrollment")
+
+
+def approver_secrets(settings: Settings, include_blocks: bool = True) -> dict[str, SecretStr]:
+    """Approver name -> TOTP secret: `twofa.users` (where WATCH_TOTP_SECRET is approver
+    `default` already), then every `TotpSecret` block. The configuration wins on a name clash;
+    between blocks, the first the server lists (by document name) does. Secrets are returned
+    as they are stored: `watchdocker.totp` validates them where they are used."""
+    secrets = {name: user.otp_secret for name, user in settings.twofa.users.items()}
+    if not include_blocks:
+        return secrets
+    from_block: dict[str, str] = {}
+    for document, block in saved_blocks(TotpSecret):
+        if block.approver in from_block:
+            log.warning(
+                "ignoring TotpSecret block %r: block %r already holds approver %r",
+                document,
+                from_block[block.approver],
+                block.approver,
+            )
+        elif block.approver in secrets:
+            log.warning(
+                "ignoring TotpSecret block %r: approver %r is set in the configuration",
+                document,
+                block.approver,
+            )
+        else:
+            secrets[block.approver] = block.secret
+            from_block[block.approver] = document
+    return secrets
+
+
+VARIABLE_PREFIX = "watchdocker-totp-last-step-"
+_NOT_IN_VARIABLE_NAMES = re.compile(r"[^a-z0-9_-]")
+_MAX_VARIABLE_NAME = 255  # prefect.types.names.MAX_VARIABLE_NAME_LENGTH
+
+
+def replay_variable_name(approver: str) -> str:
+    """The Prefect Variable of `approver`'s last accepted step. Variable names allow only
+    `[a-z0-9_-]`: other names are lowered and their other characters replaced, plus a hash of
+    the name as given, so that `Bob` and `bob` (or `a.b` and `a_b`) never share a guard."""
+    safe = _NOT_IN_VARIABLE_NAMES.sub("_", approver.lower())
+    if safe == approver and len(VARIABLE_PREFIX) + len(safe) <= _MAX_VARIABLE_NAME:
+        return VARIABLE_PREFIX + safe
+    digest = hashlib.sha256(approver.encode()).hexdigest()[:12]
+    room = _MAX_VARIABLE_NAME - len(VARIABLE_PREFIX) - len(digest) - 1
+    return f"{VARIABLE_PREFIX}{safe[:room]}-{digest}"
+
+
+class ReplayGuard:
+    """The last accepted time step per approver, kept where every process talking to the same
+    Prefect server sees it (a Prefect Variable), so a code accepted by one worker or the CLI is
+    refused by all others. Pair with `watchdocker.totp.verify_code`:
+
+        step = verify_code(secret, code, guard.last_step(approver))
+        guard.record(approver, step)   # raises TotpError if another process took it first
+
+    Prefect Variables have no compare-and-set, so two processes checking the same code in the
+    same few milliseconds could both pass; `record` re-reads right before writing to keep that
+    window as small as a read and a write.
+    """
+
+    def last_step(self, approver: str) -> int | None:
+        """The step last recorded for `approver`, None before their first accepted code."""
+        name = replay_variable_name(approver)
+        with get_client(sync_client=True) as client:
+            variable = client.read_variable_by_name(name)
+        return None if variable is None else _as_step(name, variable.value)
+
+    def record(self, approver: str, step: int) -> None:
+        """Remember `step` as `approver`'s last accepted one. Raises TotpError "code already
+        used" when a step as new or newer is recorded already: the guard never moves back, and
+        a caller that lost a race with another process must refuse the code."""
+        from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+
+        name = replay_variable_name(approver)
+        with get_client(sync_client=True) as client:
+            variable = client.read_variable_by_name(name)
+            if variable is None:
+                try:
+                    client.create_variable(VariableCreate(name=name, value=step))
+                    return
+                except ObjectAlreadyExists:
+                    # Another process recorded this approver's first code meanwhile.
+                    variable = client.read_variable_by_name(name)
+            if variable is not None:
+                recorded = _as_step(name, variable.value)
+                if recorded is not None and step <= recorded:
+                    raise TotpError("code already used")
+            client.update_variable(VariableUpdate(name=name, value=step))
+
+
+def _as_step(name: str, value: object) -> int | None:
+    # Someone may edit the variable in the UI, which stores JSON: a number or digit string is
+    # taken; anything else refuses every code (fail closed) until it is fixed or deleted.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    if value is None:
+        return None
+    raise TotpError(f"Prefect variable {name} does not hold a time step; fix or delete it")
