@@ -6,8 +6,9 @@ against doing the same by hand (`docker pull` + `docker stop` + `docker rm` + `d
 
 It brings the bed up (testbed/up.sh), starts its own Prefect server (SQLite, fresh
 PREFECT_HOME), and pushes two versions of two images to the open registry under
-`bench-upd-<runid>/`, both FROM the bed's busybox, serving `/www/index.html` (the version)
-with busybox httpd on port 8080:
+`bench-upd-<runid>/`, both FROM the bed's busybox, serving `/www/index.html` (the version;
+copied from the image's /marker at start, as the testbed's build_image has no RUN) with
+busybox httpd on port 8080, behind a SIGTERM trap so that a stop takes milliseconds:
 
 - variant A, `web:latest`: no HEALTHCHECK; the flow waits `update.stableSeconds`;
 - variant B, `web-hc:latest`: HEALTHCHECK `wget -q -O- http://127.0.0.1:8080/` every 1 s; the
@@ -15,9 +16,13 @@ with busybox httpd on port 8080:
 
 Each round, per variant, a v1 container published on a free 127.0.0.1 port is updated to v2
 (a) by the `update` flow, in this process, and (b) by hand with the docker CLI and the same
-`docker run` options; the v1 container is recreated before each. A prober thread GETs the
-port every 10 ms on a new connection and records what answered. Downtime = the span of failed
-probes between the last v1 answer and the first v2 answer.
+`docker run` options; the v1 container is recreated before each, and which method goes
+first alternates. A prober thread GETs the port every 10 ms (each on a new connection, on a
+pool thread, 250 ms timeout) and records what answered. Downtime = the span of failed probes
+between the last v1 answer and the first v2 answer. The swap = last v1 answer -> the new
+container's start event: what the method itself controls. After the start event the engine's
+network sometimes drops the first connections for ~0.6 s (a "network stall", counted apart):
+it hits both methods at random and makes the downtime medians of a few rounds noisy.
 
 Where the time goes comes from two clocks: the flow's own steps (the package's engine calls,
 journal writes and health wait, wrapped here with timestamps; the package is not changed)
@@ -840,7 +845,9 @@ class Bench:
         for method, runs in (("watch-docker", wd), ("by hand", hand)):
             stalls = [m for m in runs if (m.phase("start", "first_new") or 0.0) > STALL]
             label = f"network stalls after start (> {STALL * 1000:.0f} ms), {method}"
-            print(f"  {label:<52} {len(stalls):>3} of {len(runs)}")
+            # Timed-out probes, not refused ones: the connections hang (SYN unanswered).
+            hung = " ".join(str(m.outage.timeouts) for m in runs)
+            print(f"  {label:<52} {len(stalls):>3} of {len(runs)}   (timed-out probes: {hung})")
         for method, runs in (("watch-docker", wd), ("by hand", hand)):
             listed = " ".join(ms(m.outage.downtime) for m in runs)
             print(f"  {'downtime per round, ' + method:<52} {listed}")

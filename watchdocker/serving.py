@@ -12,11 +12,13 @@ from prefect.flows import load_flow_from_entrypoint
 from prefect_docker.credentials import DockerRegistryCredentials
 from prefect_docker.host import DockerHost
 
+from watchdocker.blocks.docker_host import DockerHostTLS
 from watchdocker.blocks.notifier import AppriseNotifier
+from watchdocker.blocks.totp import TotpSecret
 from watchdocker.config import Settings
 from watchdocker.deployments import TAGS, DeploymentSpec, deployment_specs
 
-BLOCKS = (DockerRegistryCredentials, AppriseNotifier, DockerHost)
+BLOCKS = (DockerRegistryCredentials, AppriseNotifier, DockerHost, DockerHostTLS, TotpSecret)
 
 
 def register_blocks() -> None:

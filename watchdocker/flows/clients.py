@@ -7,7 +7,7 @@ import docker
 
 from watchdocker.blocks.registry_credentials import registry_credential_blocks
 from watchdocker.config import Settings
-from watchdocker.engine.client import connect
+from watchdocker.engine.client import EngineUnavailable, connect
 from watchdocker.engine.updater import HealthPolicy, Updater
 from watchdocker.journal import Journal
 from watchdocker.registry.client import RegistryClient
@@ -35,7 +35,22 @@ def registry_client_for(settings: Settings, store: CredentialStore | None = None
     )
 
 
-def engine_for(settings: Settings) -> docker.DockerClient:
+def engine_for(settings: Settings, docker_host_block: str | None = None) -> docker.DockerClient:
+    """The engine of a `DockerHost` block when one is named, else of the settings."""
+    if docker_host_block:
+        from watchdocker.blocks.docker_host import load_docker_host
+
+        host = load_docker_host(docker_host_block)
+        if host.timeout is None:
+            host.timeout = 300
+        client = host.get_client()
+        try:
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise EngineUnavailable(
+                f"cannot reach the Docker engine of block {docker_host_block!r}: {exc}"
+            ) from None
+        return client
     # Stopping a container waits for its stop timeout: allow long API calls.
     return connect(settings.docker.host, timeout=300)
 

@@ -24,7 +24,7 @@ from watchdocker.container_status import (
     plan_check,
     tag_reference,
 )
-from watchdocker.flows.clients import registry_client_for
+from watchdocker.flows.clients import engine_for, registry_client_for
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError
 from watchdocker.tasks.scan import (
@@ -92,17 +92,27 @@ def _resolve_all(
     task_runner=ThreadPoolTaskRunner(max_workers=16),
     log_prints=False,
 )
-def scan(include_stopped: bool | None = None, config_file: str | None = None) -> ScanReport:
-    """Scan the Docker engine of the settings (`docker.host`, DOCKER_HOST or the socket).
+def scan(
+    include_stopped: bool | None = None,
+    config_file: str | None = None,
+    docker_host_block: str | None = None,
+) -> ScanReport:
+    """Scan a Docker engine: the settings' (`docker.host`, DOCKER_HOST or the socket), or the
+    one of a `DockerHost` block.
 
     Args:
         include_stopped: also check stopped containers (default: docker.includeStopped).
         config_file: a config.yaml to read instead of the default places.
+        docker_host_block: the name of a DockerHost block to scan instead.
     """
     settings = load_settings(config_file)
     if include_stopped is None:
         include_stopped = settings.docker.include_stopped
-    containers = discover_containers_task(settings.docker.host, include_stopped)
+    engine = engine_for(settings, docker_host_block)
+    try:
+        containers = discover_containers_task(engine, include_stopped)
+    finally:
+        engine.close()
     plans = [plan_check(c, settings.policy) for c in containers]
     with registry_client_for(settings) as registry:
         answers = _resolve_all(plans, settings, registry)

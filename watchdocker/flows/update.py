@@ -135,12 +135,17 @@ def run_update(
     dry_run: bool,
     config_file: str | None,
     require_approval: bool = False,
+    docker_host_block: str | None = None,
 ) -> UpdateReport:
-    engine = engine_for(settings)
+    engine = engine_for(settings, docker_host_block)
     try:
         updater = updater_for(settings, engine)
         recover_interrupted_updates(updater)
-        report = scan(include_stopped=True if names else None, config_file=config_file)
+        report = scan(
+            include_stopped=True if names else None,
+            config_file=config_file,
+            docker_host_block=docker_host_block,
+        )
         labels = {
             s.id: engine.api.inspect_container(s.id)["Config"].get("Labels") or {}
             for s in report.containers
@@ -195,6 +200,7 @@ def update(
     dry_run: bool = False,
     require_approval: bool = False,
     config_file: str | None = None,
+    docker_host_block: str | None = None,
 ) -> UpdateReport:
     """Update the named containers, or with `all` every container a scan finds outdated.
 
@@ -204,12 +210,18 @@ def update(
         dry_run: only say what would be updated.
         require_approval: wait for an approver's TOTP code before changing anything.
         config_file: a config.yaml to read instead of the default places.
+        docker_host_block: the name of a DockerHost block whose engine to update instead.
     """
     if not containers and not all:
         raise ValueError("name the containers to update, or set all")
     settings = load_settings(config_file)
     report = run_update(
-        settings, None if all else containers, dry_run, config_file, require_approval
+        settings,
+        None if all else containers,
+        dry_run,
+        config_file,
+        require_approval,
+        docker_host_block,
     )
     _publish(report)
     get_run_logger().info("update: %s", report.summary)
@@ -217,13 +229,20 @@ def update(
 
 
 @flow(name="auto-update", task_runner=ThreadPoolTaskRunner(max_workers=8))
-def auto_update(config_file: str | None = None) -> UpdateReport:
+def auto_update(
+    config_file: str | None = None, docker_host_block: str | None = None
+) -> UpdateReport:
     """Scan, then update every container that has an update and policy allows
-    (only when update.enabled is true)."""
+    (only when update.enabled is true).
+
+    Args:
+        config_file: a config.yaml to read instead of the default places.
+        docker_host_block: the name of a DockerHost block whose engine to update instead.
+    """
     settings = load_settings(config_file)
     if not settings.update.enabled:
         get_run_logger().info("update.enabled is false: nothing is updated")
         return UpdateReport(results=[])
-    report = run_update(settings, None, False, config_file)
+    report = run_update(settings, None, False, config_file, False, docker_host_block)
     _publish(report)
     return report

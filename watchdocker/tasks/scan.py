@@ -12,13 +12,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import docker
 from prefect import task
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 
 from watchdocker.container_status import DigestResolution
-from watchdocker.engine.client import connect
 from watchdocker.engine.discovery import ContainerInfo, discover_containers
 from watchdocker.logs import log_event
 from watchdocker.reference import ImageReference
@@ -48,13 +48,11 @@ def platform_cache_key(_: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 
 @task(name="discover-containers", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def discover_containers_task(docker_host: str | None, include_stopped: bool) -> list[ContainerInfo]:
+def discover_containers_task(
+    engine: docker.DockerClient, include_stopped: bool
+) -> list[ContainerInfo]:
     started = time.perf_counter()
-    client = connect(docker_host)
-    try:
-        found = discover_containers(client, include_stopped)
-    finally:
-        client.close()
+    found = discover_containers(engine, include_stopped)
     log_event(
         get_run_logger(),
         logging.INFO,
