@@ -163,6 +163,51 @@ class Timeline:
         return sorted(spans, key=lambda s: s.start)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU counters at one moment: the machine's (all CPUs), and the Prefect server's."""
+
+    busy: float  # seconds of CPU time not idle, summed over the CPUs
+    total: float
+    server: float  # the server process and its descendants (uvicorn may be a child)
+
+
+def cpu_now(server_pid: int | None) -> Cpu:
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already in user/nice
+    return Cpu((total - idle) / _TICK, total / _TICK, _tree_cpu(server_pid))
+
+
+def _tree_cpu(root: int | None) -> float:
+    if root is None:
+        return 0.0
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                # The command name may hold spaces: the fields start after its ")".
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(entry.name)
+        parents[pid] = int(rest[1])
+        used[pid] = (int(rest[11]) + int(rest[12])) / _TICK  # utime + stime
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(used.get(pid, 0.0) for pid in tree)
+
+
 @dataclass(frozen=True)
 class PrefectWait:
     time: float
@@ -421,6 +466,10 @@ class Measurement:
     health_wait: float | None = None  # the updater's wait_healthy, watch-docker only
     started_to_end: float | None = None  # new container's start event -> flow end
     waits: list[PrefectWait] = field(default_factory=list)
+    # Over the swap (stop issued -> start returned): the share of all CPUs busy, and the
+    # CPU seconds the Prefect server used. The engine competes for the same CPUs.
+    cpu_busy: float | None = None
+    server_cpu: float | None = None
 
     def phase(self, begin: str, end: str) -> float | None:
         if begin in self.marks and end in self.marks:
@@ -479,6 +528,12 @@ class Bench:
         self.config_file = ""
         self.update_flow: Callable[..., Any] | None = None
         self.problems: list[str] = []
+        # CPU counters when the swap begins (stop issued) and ends (start returned).
+        self.cpu_marks: dict[str, Cpu] = {}
+
+    def cpu_mark(self, name: str) -> None:
+        pid = self.server.pid if self.server is not None else None
+        self.cpu_marks.setdefault(name, cpu_now(pid))
 
     def stage(self, name: str, fn: Callable[[], object]) -> None:
         print(f"... {name}", file=sys.stderr, flush=True)
@@ -526,13 +581,29 @@ class Bench:
         # setattr: type checkers refuse these assignments, rightly so outside a bench.
         setattr(tasks, "pull_by_digest", tl.wrap("pull", tasks.pull_by_digest))  # noqa: B010
         for method, label in [
-            ("stop", "stop"),
             ("rename", "rename"),
             ("create_container_from_config", "create"),
-            ("start", "start"),
             ("remove_container", "remove old"),
         ]:
             setattr(docker.APIClient, method, tl.wrap(label, getattr(docker.APIClient, method)))
+        # The counters are read outside the timed spans: the swap's own figures stay clean.
+        stop, start = (
+            tl.wrap("stop", docker.APIClient.stop),
+            tl.wrap("start", docker.APIClient.start),
+        )
+
+        def marked_stop(*args: Any, **kwargs: Any) -> Any:
+            self.cpu_mark("swap begins")
+            return stop(*args, **kwargs)
+
+        def marked_start(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return start(*args, **kwargs)
+            finally:
+                self.cpu_mark("swap ends")
+
+        setattr(docker.APIClient, "stop", marked_stop)  # noqa: B010
+        setattr(docker.APIClient, "start", marked_start)  # noqa: B010
         setattr(updater, "wait_healthy", tl.wrap("health wait", updater.wait_healthy))  # noqa: B010
         replace = tl.wrap("replace (whole)", updater.Updater.replace)
         setattr(updater.Updater, "replace", replace)  # noqa: B010
@@ -647,12 +718,14 @@ class Bench:
         tb, tl = self.tb, self.timeline
         with tl.span("docker pull"):
             tb.docker_cli("pull", "-q", d.ref)
+        self.cpu_mark("swap begins")
         with tl.span("docker stop"):
             tb.docker_cli("stop", d.name)
         with tl.span("docker rm"):
             tb.docker_cli("rm", d.name)
         with tl.span("docker run"):
             tb.run_container(d.ref, **self.run_args(d))
+        self.cpu_mark("swap ends")
 
     def measure(self, d: Deployed, method: Method, round_no: int) -> Measurement:
         old_id = self.reset(d)
@@ -662,6 +735,7 @@ class Bench:
             time.sleep(self.args.pause)
         self.timeline.take()
         self.waits.take()
+        self.cpu_marks.clear()
         since = time.time()
         with Prober(d.url) as prober:
             wait_until(lambda: prober.seen("v1"), SERVE_TIMEOUT, "the prober to see v1")
@@ -716,6 +790,11 @@ class Bench:
             if event is not None:
                 marks[name] = event.time
         health = [s.duration for s in steps if s.label == "health wait"]
+        begins, ends = self.cpu_marks.get("swap begins"), self.cpu_marks.get("swap ends")
+        busy = server = None
+        if begins is not None and ends is not None and ends.total > begins.total:
+            busy = (ends.busy - begins.busy) / (ends.total - begins.total)
+            server = ends.server - begins.server
         result = Measurement(
             variant=d.variant.key,
             method=method,
@@ -729,6 +808,8 @@ class Bench:
             health_wait=health[0] if health else None,
             started_to_end=ended - marks["start"] if "start" in marks else None,
             waits=waits,
+            cpu_busy=busy,
+            server_cpu=server,
         )
         self.flag(result, old_id)
         return result
@@ -842,6 +923,16 @@ class Bench:
         swap_a, swap_b = median_or_none(swap_wd), median_or_none(swap_hand)
         ratio = f"{swap_a / swap_b:.2f}" if swap_a is not None and swap_b else "-"
         print(f"  {'ratio of the swaps (medians)':<52} {ratio:>7}")
+        # The engine's create/start need CPU: on a small or shared machine, what else runs
+        # during the swap (the flow, its server, other sessions) stretches it.
+        for method, runs in (("watch-docker", wd), ("by hand", hand)):
+            busy = [100 * m.cpu_busy for m in runs if m.cpu_busy is not None]
+            if busy:
+                label = f"CPUs busy during the swap, %, {method}"
+                low, high = min(busy), max(busy)
+                print(f"  {label:<52} {statistics.median(busy):7.0f} {low:7.0f} {high:7.0f}")
+        row("Prefect server CPU during the swap, watch-docker", [m.server_cpu for m in wd])
+        row("Prefect server CPU during the swap, by hand", [m.server_cpu for m in hand])
         for method, runs in (("watch-docker", wd), ("by hand", hand)):
             stalls = [m for m in runs if (m.phase("start", "first_new") or 0.0) > STALL]
             label = f"network stalls after start (> {STALL * 1000:.0f} ms), {method}"

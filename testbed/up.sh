@@ -78,6 +78,7 @@ if ((${#missing[@]})); then
     apt-get update -qq >&2
     apt-get install -y -qq "${missing[@]}" >&2
 fi
+bash "$HERE/chromium.sh" >&2 # Debian's chromium, for tests/integration/test_ui.py
 
 # --- helpers -----------------------------------------------------------------------------------
 # http_up HOST:PORT -> 0 if something answers HTTP on GET /v2/ (any status counts).
@@ -289,12 +290,15 @@ EOF
         { cat "$LOGS/build-base.log" >&2; die "building $BASE_IMAGE failed"; }
 fi
 
+WATCH_TESTBED_DIR=$STATE bash "$HERE/postgres.sh" >&2 9>&- # for tests/integration/test_postgres.py
+
 # --- 8. environment ----------------------------------------------------------------------------
 env_lines="export WATCH_TESTBED_DIR=$STATE
 export WATCH_TESTBED_OPEN=$OPEN_ADDR
 export WATCH_TESTBED_BASIC=$BASIC_ADDR
 export WATCH_TESTBED_BEARER=$BEARER_ADDR
-export WATCH_TESTBED_TOKEN=$TOKEN_ADDR"
+export WATCH_TESTBED_TOKEN=$TOKEN_ADDR
+export WATCH_TESTBED_POSTGRES=postgresql://prefect:prefect@127.0.0.1:5110/prefect"
 printf '%s\n' "$env_lines" | write_if_changed "$STATE/env.sh" || true
 printf '%s\n' "$env_lines"
 log "test bed ready (state: $STATE)"

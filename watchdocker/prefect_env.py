@@ -61,7 +61,14 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     home = prefect_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     log_path = log_file or home / "server.log"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The UI finds its API from these, not from --host/--port (else it asks port 4200).
+        "PREFECT_SERVER_API_HOST": settings.server.host,
+        "PREFECT_SERVER_API_PORT": str(settings.server.port),
+    }
     env.pop("PREFECT_API_URL", None)
     command = [
         sys.executable, "-m", "prefect", "server", "start",

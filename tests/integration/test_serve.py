@@ -3,74 +3,16 @@ the deployments with their schedules, a scan run triggered through the API, a cl
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import deployments, wait_for
 
 import testbed as tb
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`watch-docker serve` with nothing but a config file: no PREFECT_API_URL, no server."""
-    tmp = tmp_path_factory.mktemp("serve")
-    config = tmp / "config.yaml"
-    config.write_text(
-        "scan:\n  interval: 2h\n"
-        "update:\n  enabled: true\n  autoUpdateCron: '0 4 * * *'\n"
-        f"policy:\n  onlyLabels: ['{tb.label_filter()}']\n"
-    )
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
-    env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(tmp / "state"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
-        stdout=(tmp / "out.log").open("w"),
-        stderr=(tmp / "err.log").open("w"),
-        env=env,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while len(deployments(api)) < 3:
-        assert process.poll() is None, (tmp / "err.log").read_text()
-        assert time.monotonic() < deadline, "serve did not register its deployments"
-        time.sleep(0.5)
-    yield api, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
-
-
-def deployments(api: str) -> dict[str, dict]:
-    try:
-        answer = httpx.post(f"{api}/deployments/filter", json={}, timeout=5)
-    except httpx.HTTPError:
-        return {}
-    return {d["name"]: d for d in answer.json()} if answer.status_code == 200 else {}
-
-
-def wait_for(check: Callable[[], object], timeout: float = 120) -> object:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
-    return found
 
 
 def test_deployments_and_their_schedules(served):

@@ -23,7 +23,8 @@ from pydantic import BaseModel
 
 from watchdocker.flows.approval import ANSWERS_ARTIFACT, PLAN_ARTIFACT, is_waiting_for_approval
 
-ANSWER_WAIT_SECONDS = 60.0
+# A suspended run starts again from the top once answered before it judges the code.
+ANSWER_WAIT_SECONDS = 180.0
 
 
 class PendingApproval(BaseModel):
@@ -104,4 +105,6 @@ def answer_approval(run_id: str, approver: str, code: str, reject: bool) -> dict
             if len(rows) > before:
                 return rows[-1]
             time.sleep(0.5)
-    raise NotWaiting(f"flow run {run_id} took the answer but gave no verdict within a minute")
+    raise NotWaiting(
+        f"flow run {run_id} took the answer but gave no verdict within {ANSWER_WAIT_SECONDS:g}s"
+    )

@@ -13,9 +13,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import Running
 from pydantic import Field
 
@@ -68,6 +68,47 @@ def _resume_running() -> None:
             client.set_flow_run_state(run_id, Running(), force=True)
 
 
+def _wait_for_answer(
+    form: type[ApprovalForm], timeout: int, key: str
+) -> tuple[ApprovalForm, float | None]:
+    """The answer, and when the server received it. A run of a deployment (served, or on a
+    worker) is suspended: it holds no process, so a restart of `serve` loses nothing, and it
+    starts again from the top once answered (earlier answers are then replayed at once). A run
+    without a deployment (the CLI's) waits in place."""
+    if not deployment.get_id():
+        return pause_flow_run(
+            wait_for_input=form, timeout=timeout, poll_interval=POLL_SECONDS, key=key
+        ), None
+    given = suspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
+    return given, _submitted_at(key)
+
+
+def _answered_before() -> bool:
+    """True in a suspended run started again after an answer: it was announced already."""
+    run_id = flow_run.get_id()
+    if not run_id or not deployment.get_id():
+        return False
+    with get_client(sync_client=True) as client:
+        return bool(
+            client.filter_flow_run_input(
+                run_id, key_prefix=f"suspended-{PAUSE_KEY_PREFIX}", limit=1, exclude_keys=set()
+            )
+        )
+
+
+def _submitted_at(key: str) -> float | None:
+    # The code is judged as of its submission, not of this later re-run: a resumed run may
+    # start tens of seconds after the approver typed it.
+    run_id = flow_run.get_id()
+    if not run_id:
+        return None
+    with get_client(sync_client=True) as client:
+        found = client.filter_flow_run_input(
+            run_id, key_prefix=f"suspended-{key}-response", limit=1, exclude_keys=set()
+        )
+    return found[0].created.timestamp() if found and found[0].created else None
+
+
 def request_approval(planned: list[PlannedUpdate], settings: Settings) -> ApprovalDecision:
     logger = get_run_logger()
     secrets = approver_secrets(settings)
@@ -90,12 +131,13 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
         description="waiting for approval",
     )
     names = ", ".join(p.name for p in planned)
-    _tell(
-        settings,
-        "watch-docker: approval needed",
-        f"Update of {names} waits for approval: {url}",
-        "warning",
-    )
+    if not _answered_before():
+        _tell(
+            settings,
+            "watch-docker: approval needed",
+            f"Update of {names} waits for approval: {url}",
+            "warning",
+        )
     guard = ReplayGuard()
     answers: list[dict[str, str]] = []
     attempts = settings.approval.max_attempts
@@ -106,18 +148,13 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
         for hook in WAITING_HOOKS:
             hook(str(flow_run.get_id()), attempt)
         try:
-            given = pause_flow_run(
-                wait_for_input=form,
-                timeout=timeout,
-                poll_interval=POLL_SECONDS,
-                key=f"{PAUSE_KEY_PREFIX}{attempt}",
-            )
+            given, submitted_at = _wait_for_answer(form, timeout, f"{PAUSE_KEY_PREFIX}{attempt}")
         except FlowPauseTimeout:
             _resume_running()
             decision = ApprovalDecision(False, f"no answer within {timeout}s")
             break
         answer = Answer(given.approver, given.code, given.approve, given.containers or None)
-        verdict = judge_answer(answer, secrets, guard.last_step)
+        verdict = judge_answer(answer, secrets, guard.last_step, at=submitted_at)
         if verdict.outcome == "approved":
             try:
                 assert verdict.step is not None

@@ -193,7 +193,8 @@ def run_update(
     return report
 
 
-@flow(name="update", task_runner=ThreadPoolTaskRunner(max_workers=8))
+# Results persisted: a run suspended for approval is resumed by running it again.
+@flow(name="update", task_runner=ThreadPoolTaskRunner(max_workers=8), persist_result=True)
 def update(
     containers: list[str] | None = None,
     all: bool = False,
@@ -228,7 +229,7 @@ def update(
     return report
 
 
-@flow(name="auto-update", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="auto-update", task_runner=ThreadPoolTaskRunner(max_workers=8), persist_result=True)
 def auto_update(
     config_file: str | None = None, docker_host_block: str | None = None
 ) -> UpdateReport:

@@ -1,0 +1,156 @@
+"""The UI that `watch-docker serve` serves, in a real browser: Debian's chromium, headless,
+renders the table artifact of a triggered scan (testbed/chromium.sh installs it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import REPO_ROOT, deployments, wait_for
+
+import testbed as tb
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless as root; no background traffic to the internet (there is none to reach).
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+    # The page is a single-page app: virtual time waits for its API calls, then renders.
+    "--virtual-time-budget=15000",
+]
+BROWSER_TIMEOUT = 60  # seconds, per chromium call (one takes 2-4 s on the 2-core bed)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if not os.access(CHROMIUM, os.X_OK):
+        subprocess.run(
+            ["bash", str(REPO_ROOT / "testbed" / "chromium.sh")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return CHROMIUM
+
+
+def browse(chromium: str, url: str, action: str, profile: Path) -> str:
+    """One headless chromium run (`--dump-dom` or `--screenshot=...`) with a fresh profile;
+    returns its stdout. The whole process group goes when it overruns its time."""
+    process = subprocess.Popen(
+        [chromium, *FLAGS, f"--user-data-dir={profile}", action, url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=BROWSER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"chromium {action} {url} took over {BROWSER_TIMEOUT}s:\n{err[-2000:]}")
+    assert process.returncode == 0, f"chromium {action} {url}: {process.returncode}\n{err[-2000:]}"
+    return out
+
+
+class _Rows(HTMLParser):
+    """The text of each cell of each <tr> of a dumped DOM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th") and self.rows:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(dom: str) -> list[list[str]]:
+    parser = _Rows()
+    parser.feed(dom)
+    return parser.rows
+
+
+def visible_text(dom: str) -> str:
+    dom = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", dom)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)).strip()
+
+
+def test_the_served_ui_shows_the_scan_table(served, chromium, tmp_path: Path):
+    api, _ = served
+    ui = api.removesuffix("/api")
+    ref = tb.repo("open", "ui") + ":latest"
+    tb.build_image(ref, marker="ui-1")
+    tb.push(ref)
+    container = f"wdt-{tb.RUN_ID}-ui"
+    tb.run_container(ref, "sleep", "600", name=container)
+    try:
+        scan = deployments(api)["scan"]
+        run = httpx.post(f"{api}/deployments/{scan['id']}/create_flow_run", json={}, timeout=10)
+        run_id = run.json()["id"]
+
+        def finished() -> dict | None:
+            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
+            return state if state["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
+
+        state = wait_for(finished)
+        assert state["state_type"] == "COMPLETED", state
+        artifacts = httpx.post(
+            f"{api}/artifacts/filter",
+            json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
+            timeout=5,
+        ).json()
+        [artifact] = [a for a in artifacts if a["key"] == "watchdocker-scan"]
+
+        # The artifact's own page renders its table (the /artifacts/key/... page does not,
+        # headless, within the budget; the run's Artifacts tab shows no cells).
+        page = f"{ui}/artifacts/artifact/{artifact['id']}"
+        rows: list[list[str]] = []
+        for attempt in range(3):  # a busy machine may render late; each run is time-boxed
+            dom = browse(chromium, page, "--dump-dom", tmp_path / f"profile-dom-{attempt}")
+            rows = [row for row in table_rows(dom) if container in row]
+            if rows:
+                break
+        ui_api = httpx.get(f"{ui}/ui-settings", timeout=5).json().get("api_url")
+        assert rows, (
+            f"no table row for {container} on {page}; the UI calls the API at {ui_api} "
+            f"(this server: {api}); it shows: {visible_text(dom)[:1500]}"
+        )
+        [row] = rows
+        assert "up_to_date" in row, row
+        assert "name" in visible_text(dom) and "status" in visible_text(dom)
+
+        screenshot = tmp_path / "ui.png"
+        browse(chromium, page, f"--screenshot={screenshot}", tmp_path / "profile-png")
+        png = screenshot.read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(png) > 20_000, f"{screenshot}: only {len(png)} bytes"
+        print(f"screenshot: {screenshot}")
+    finally:
+        tb.docker_cli("rm", "-f", container, check=False)
