@@ -23,10 +23,32 @@ class DeploymentSpec:
     interval: float | None = None  # seconds
     cron: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    work_queue: str | None = None  # one per Docker host: its worker listens to it alone
 
     @property
     def flow_name(self) -> str:
         return self.entrypoint.rsplit(".", 1)[1].replace("_", "-")
+
+
+def for_hosts(specs: list[DeploymentSpec], hosts: list[str]) -> list[DeploymentSpec]:
+    """One copy of every deployment per Docker host, `<name>-<host>` on the work queue `<host>`:
+    each host's worker (`prefect worker start --pool watchdocker --work-queue <host>`) then
+    scans and updates its own engine on the shared schedules."""
+    if not hosts:
+        return specs
+    return [
+        DeploymentSpec(
+            spec.name + "-" + host,
+            spec.entrypoint,
+            f"{spec.description} ({host})",
+            spec.interval,
+            spec.cron,
+            dict(spec.parameters),
+            work_queue=host,
+        )
+        for host in hosts
+        for spec in specs
+    ]
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
@@ -85,7 +107,9 @@ def render_prefect_yaml(specs: list[DeploymentSpec]) -> str:
         "prefect-version": "3.8.8",
         "build": None,
         "push": None,
-        "pull": None,
+        # Workers have watch-docker installed: nothing to pull. (`null` would make
+        # `prefect deploy` add a step into the directory it ran in, absent on other hosts.)
+        "pull": [],
         "deployments": [
             {
                 "name": spec.name,
@@ -94,7 +118,8 @@ def render_prefect_yaml(specs: list[DeploymentSpec]) -> str:
                 "tags": list(TAGS),
                 "parameters": spec.parameters,
                 "schedules": _schedules(spec),
-                "work_pool": {"name": WORK_POOL},
+                "work_pool": {"name": WORK_POOL}
+                | ({"work_queue_name": spec.work_queue} if spec.work_queue else {}),
             }
             for spec in specs
         ],

@@ -32,17 +32,7 @@ def remove_containers() -> Iterator[None]:
 
 
 def outdated(suffix: str) -> tuple[str, str]:
-    """A running container whose tag has a newer image; returns (name, old image id)."""
-    ref = tb.repo("open", f"appr-{suffix}") + ":latest"
-    tb.build_image(ref, marker=f"{suffix}-1")
-    tb.push(ref)
-    v1 = tb.docker_cli("image", "inspect", "--format", "{{.Id}}", ref).strip()
-    tb.build_image(ref, marker=f"{suffix}-2")
-    tb.push(ref)
-    tb.docker_cli("tag", v1, ref)
-    container = f"wdt-{tb.RUN_ID}-appr-{suffix}"
-    command = "trap 'exit 0' TERM; sleep 3600 & wait"
-    tb.run_container(ref, "sh", "-c", command, name=container)
+    container, v1, _ = tb.outdated_container(f"appr-{suffix}")
     return container, v1
 
 

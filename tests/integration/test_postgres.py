@@ -203,12 +203,6 @@ def test_deploy_all_registers_the_deployments_of_prefect_yaml(deployed):
         assert found["work_pool_name"] == POOL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prefect.yaml says `pull: null`, so `prefect deploy` adds the pull step "
-    "set_working_directory(<the directory it ran in>), which workers on other hosts lack; "
-    "`pull: []` in render_prefect_yaml fixes it (remove this mark then)",
-)
 def test_workers_need_no_copy_of_the_deploying_directory(deployed):
     pull_steps = {name: d["pull_steps"] for name, d in deployed.items()}
     assert all(steps == [] for steps in pull_steps.values()), pull_steps

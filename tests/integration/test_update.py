@@ -65,27 +65,14 @@ def containers_named(prefix: str) -> list[str]:
     return sorted(out.split())
 
 
-def two_versions(
-    repo_name: str, *, v2_healthcheck: list[str] | None = None, **v1: object
-) -> tuple[str, str]:
-    """Pushes v1 of `repo:latest`, pulls it; then pushes v2 (the registry moves on).
-    Returns (reference, v2 image id)."""
-    ref = tb.repo("open", repo_name) + ":latest"
-    tb.build_image(ref, marker=f"{repo_name}-1", **v1)  # type: ignore[arg-type]
-    tb.push(ref)
-    v1_id = tb.docker_cli("image", "inspect", "--format", "{{.Id}}", ref).strip()
-    tb.build_image(ref, marker=f"{repo_name}-2", healthcheck=v2_healthcheck)
-    tb.push(ref)
-    v2_id = tb.docker_cli("image", "inspect", "--format", "{{.Id}}", ref).strip()
-    tb.docker_cli("tag", v1_id, ref)  # the engine has v1 under the tag, as before the push
+def two_versions(repo_name: str, **kwargs: object) -> tuple[str, str]:
+    ref, _, v2_id = tb.two_versions(repo_name, **kwargs)  # type: ignore[arg-type]
     return ref, v2_id
 
 
 def run_v1(ref: str, suffix: str, *extra: str) -> str:
     container = name(suffix)
-    # PID 1 gets no default SIGTERM handler: trap it, or every stop waits its full timeout.
-    command = "trap 'exit 0' TERM; echo started; sleep 3600 & wait"
-    tb.run_container(ref, "sh", "-c", command, name=container, extra=extra)
+    tb.run_container(ref, *tb.STOPPABLE_SLEEP, name=container, extra=extra)
     return container
 
 

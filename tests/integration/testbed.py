@@ -477,3 +477,32 @@ def split_ref(ref: str) -> tuple[str, str, str]:
         if not name:
             name, reference = rest, "latest"
     return host, name, reference
+
+
+# --- an outdated container ---------------------------------------------------------------------
+
+# PID 1 gets no default SIGTERM handler: trap it, or every stop waits its full timeout.
+STOPPABLE_SLEEP = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+
+
+def two_versions(
+    repo_name: str, *, v2_healthcheck: list[str] | None = None, **v1: Any
+) -> tuple[str, str, str]:
+    """Pushes v1 of ``<open registry>/…/<repo_name>:latest``, then v2 (the registry moves on),
+    and leaves the engine's tag on v1, as before the push. Returns (reference, v1 id, v2 id)."""
+    ref = repo("open", repo_name) + ":latest"
+    v1_id = build_image(ref, marker=f"{repo_name}-1", **v1)
+    push(ref)
+    v2_id = build_image(ref, marker=f"{repo_name}-2", healthcheck=v2_healthcheck)
+    push(ref)
+    docker_cli("tag", v1_id, ref)
+    return ref, v1_id, v2_id
+
+
+def outdated_container(suffix: str, *extra: str) -> tuple[str, str, str]:
+    """A running container ``wdt-<RUN_ID>-<suffix>`` on v1 of an image whose tag has moved to
+    v2. Returns (container name, v1 id, v2 id)."""
+    ref, v1_id, v2_id = two_versions(suffix)
+    name = f"wdt-{RUN_ID}-{suffix}"
+    run_container(ref, *STOPPABLE_SLEEP, name=name, extra=extra)
+    return name, v1_id, v2_id

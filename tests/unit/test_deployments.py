@@ -46,3 +46,16 @@ def test_committed_prefect_yaml_is_what_the_default_settings_generate():
         "scan": "watchdocker.flows.scan.scan",
         "update": "watchdocker.flows.update.update",
     }
+
+
+def test_one_copy_per_host_on_its_own_work_queue():
+    from watchdocker.deployments import for_hosts
+
+    specs = for_hosts(deployment_specs(Settings()), ["alpha", "beta"])
+    assert sorted((s.name, s.work_queue) for s in specs) == [
+        ("scan-alpha", "alpha"), ("scan-beta", "beta"),
+        ("update-alpha", "alpha"), ("update-beta", "beta"),
+    ]  # fmt: skip
+    document = yaml.safe_load(render_prefect_yaml(specs))
+    assert {d["work_pool"]["work_queue_name"] for d in document["deployments"]} == {"alpha", "beta"}
+    assert document["pull"] == []

@@ -302,12 +302,17 @@ def deployments(
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path(
         "prefect.yaml"
     ),
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="a Docker host with its own worker and work queue (repeat)"),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Write prefect.yaml (deployments for a process work pool) from the settings."""
-    from watchdocker.deployments import deployment_specs, render_prefect_yaml
+    from watchdocker.deployments import deployment_specs, for_hosts, render_prefect_yaml
 
-    output.write_text(render_prefect_yaml(deployment_specs(_settings(config))))
+    specs = for_hosts(deployment_specs(_settings(config)), hosts or [])
+    output.write_text(render_prefect_yaml(specs))
     print(f"wrote {output}")
 
 
