@@ -81,9 +81,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_serve(folder: Path, config: Path, port: int) -> tuple[str, subprocess.Popen]:
+    """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server),
+    once its deployments are registered."""
+    env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
+    env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(folder / "state"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
+        stdout=(folder / "out.log").open("a"),
+        stderr=(folder / "err.log").open("a"),
+        env=env,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while len(deployments(api)) < 2:
+        assert process.poll() is None, (folder / "err.log").read_text()
+        assert time.monotonic() < deadline, "serve did not register its deployments"
+        time.sleep(0.5)
+    return api, process
+
+
+def stop_serve(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(60)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`watch-docker serve` with nothing but a config file: no PREFECT_API_URL, no server."""
     tmp = tmp_path_factory.mktemp("serve")
     config = tmp / "config.yaml"
     config.write_text(
@@ -91,25 +116,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subp
         "update:\n  enabled: true\n  autoUpdateCron: '0 4 * * *'\n"
         f"policy:\n  onlyLabels: ['{tb.label_filter()}']\n"
     )
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
-    env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(tmp / "state"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
-        stdout=(tmp / "out.log").open("w"),
-        stderr=(tmp / "err.log").open("w"),
-        env=env,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
+    api, process = start_serve(tmp, config, _free_port())
+    deadline = time.monotonic() + 60
     while len(deployments(api)) < 3:
-        assert process.poll() is None, (tmp / "err.log").read_text()
-        assert time.monotonic() < deadline, "serve did not register its deployments"
+        assert time.monotonic() < deadline, "serve did not register the auto-update deployment"
         time.sleep(0.5)
     yield api, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+    stop_serve(process)
 
 
 def deployments(api: str) -> dict[str, dict]:

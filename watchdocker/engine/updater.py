@@ -24,7 +24,7 @@ STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"
 # by WATCHDOCKER_PAUSE_FILE exists, or for an hour) so that the test can kill the process there.
 PAUSE_AT_STEP_VAR = "WATCHDOCKER_PAUSE_AT_STEP"
 PAUSE_FILE_VAR = "WATCHDOCKER_PAUSE_FILE"
-_POLL = 0.25
+_POLL = 0.1  # the health wait returns at most this long after the engine says healthy
 # Giving the service back matters more than speed: starting the old container again is retried
 # (a port or device another process held a moment may be free a moment later).
 _RESTART_ATTEMPTS = 6

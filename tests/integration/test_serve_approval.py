@@ -1,0 +1,72 @@
+"""An update started from the served deployment waits for approval suspended: `serve` is
+restarted meanwhile, and the run is still answerable afterwards — from another terminal."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+from conftest import _free_port, deployments, start_serve, stop_serve, wait_for
+
+import testbed as tb
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
+    secret, approver = pyotp.random_base32(32), f"frank-{tb.RUN_ID}"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "scan:\n  cacheTTL: 0s\n"
+        "update:\n  stableSeconds: 1s\n"
+        f"policy:\n  onlyLabels: ['{tb.label_filter()}']\n"
+        f"twofa:\n  users:\n    {approver}:\n      otpSecret: {secret}\n"
+    )
+    container, v1, v2 = tb.outdated_container("served-approval")
+    port = _free_port()
+    api, serve = start_serve(tmp_path, config, port)
+    try:
+        update = deployments(api)["update"]
+        parameters = {"containers": [container], "require_approval": True}
+        run_id = httpx.post(
+            f"{api}/deployments/{update['id']}/create_flow_run",
+            json={"parameters": parameters},
+            timeout=10,
+        ).json()["id"]
+
+        def suspended() -> bool:
+            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
+            return state["type"] == "PAUSED" and state["name"] == "Suspended"
+
+        wait_for(suspended, timeout=180)
+        assert stop_serve(serve) == 0  # the run holds no process: nothing to lose
+        api, serve = start_serve(tmp_path, config, port)
+        assert suspended()
+
+        env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
+        env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(tmp_path / "state"))
+        code = pyotp.TOTP(secret).now()
+        answered = subprocess.run(
+            [sys.executable, "-m", "watchdocker.cli.app", "approve", run_id, "--code", code,
+             "--approver", approver, "--config", str(config)],
+            capture_output=True, text=True, timeout=300, check=False, env=env,
+        )  # fmt: skip
+        assert answered.returncode == 0, answered.stdout + answered.stderr
+        assert answered.stdout.startswith("approved"), answered.stdout
+
+        def finished() -> dict | None:
+            run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
+            return run if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
+
+        run = wait_for(finished, timeout=180)
+        assert run["state_type"] == "COMPLETED", run["state"]
+        image = tb.docker_cli("inspect", "--format", "{{.Image}}", container).strip()
+        assert image == v2 != v1
+    finally:
+        stop_serve(serve)
+        tb.docker_cli("rm", "-f", container, check=False)
