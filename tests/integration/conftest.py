@@ -139,3 +139,43 @@ def wait_for(check: Callable[[], object], timeout: float = 120) -> object:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     return found
+
+
+def run_deployment(api: str, name: str, parameters: dict | None = None) -> str:
+    """A flow run of the served deployment `name`, created through the REST API; its id."""
+    deployment = deployments(api)[name]
+    run = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run",
+        json={"parameters": parameters or {}},
+        timeout=10,
+    )
+    return run.json()["id"]
+
+
+def finished_run(api: str, run_id: str, timeout: float = 180) -> dict:
+    """The flow run once it is completed, failed or crashed."""
+
+    def finished() -> dict | None:
+        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
+        return run if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
+
+    return wait_for(finished, timeout)  # type: ignore[return-value]
+
+
+def run_artifact(api: str, run_id: str, key: str) -> dict:
+    artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
+        timeout=5,
+    ).json()
+    [artifact] = [a for a in artifacts if a["key"] == key]
+    return artifact
+
+
+@pytest.fixture
+def remove_containers() -> Iterator[None]:
+    """For tests that scan everything: this run's containers go when each test ends."""
+    yield
+    ids = tb.docker_cli("ps", "-aq", "--filter", f"label={tb.label_filter()}").split()
+    if ids:
+        tb.docker_cli("rm", "-f", "-v", *ids)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
@@ -18,17 +18,9 @@ import pytest
 import testbed as tb
 from watchdocker.update_plan import UpdateReport
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 
 SECRET = pyotp.random_base32(32)
-
-
-@pytest.fixture(autouse=True)
-def remove_containers() -> Iterator[None]:
-    yield
-    ids = tb.docker_cli("ps", "-aq", "--filter", f"label={tb.label_filter()}").split()
-    if ids:
-        tb.docker_cli("rm", "-f", "-v", *ids)
 
 
 def outdated(suffix: str) -> tuple[str, str]:

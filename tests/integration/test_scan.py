@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,18 +15,9 @@ from faults import dead_address, faulty_registry
 import testbed as tb
 from watchdocker.container_status import ContainerStatus
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 
 Scan = Callable[..., dict[str, ContainerStatus]]
-
-
-@pytest.fixture(autouse=True)
-def remove_containers() -> Iterator[None]:
-    """Each test scans only what it started: this run's containers go when it ends."""
-    yield
-    ids = tb.docker_cli("ps", "-aq", "--filter", f"label={tb.label_filter()}").split()
-    if ids:
-        tb.docker_cli("rm", "-f", "-v", *ids)
 
 
 @pytest.fixture

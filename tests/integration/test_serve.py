@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import deployments, wait_for
+from conftest import deployments, finished_run, run_artifact, run_deployment
 
 import testbed as tb
 
@@ -42,23 +42,11 @@ def test_a_triggered_scan_runs_and_publishes_its_table(served):
     container = f"wdt-{tb.RUN_ID}-served"
     tb.run_container(ref, "sleep", "600", name=container)
     try:
-        scan = deployments(api)["scan"]
-        run = httpx.post(f"{api}/deployments/{scan['id']}/create_flow_run", json={}, timeout=10)
-        run_id = run.json()["id"]
-
-        def finished() -> dict | None:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
-            return state if state["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
-
-        state = wait_for(finished)
+        run_id = run_deployment(api, "scan")
+        state = finished_run(api, run_id)
         assert state["state_type"] == "COMPLETED", state
         assert state["name"].startswith("scan: ")
-        artifacts = httpx.post(
-            f"{api}/artifacts/filter",
-            json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
-            timeout=5,
-        ).json()
-        [table] = [a for a in artifacts if a["key"] == "watchdocker-scan"]
+        table = run_artifact(api, run_id, "watchdocker-scan")
         assert container in str(table["data"]) and "up_to_date" in str(table["data"])
     finally:
         tb.docker_cli("rm", "-f", container, check=False)

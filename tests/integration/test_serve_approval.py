@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
-from conftest import _free_port, deployments, start_serve, stop_serve, wait_for
+from conftest import _free_port, finished_run, run_deployment, start_serve, stop_serve, wait_for
 
 import testbed as tb
 
@@ -31,13 +31,8 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
     port = _free_port()
     api, serve = start_serve(tmp_path, config, port)
     try:
-        update = deployments(api)["update"]
         parameters = {"containers": [container], "require_approval": True}
-        run_id = httpx.post(
-            f"{api}/deployments/{update['id']}/create_flow_run",
-            json={"parameters": parameters},
-            timeout=10,
-        ).json()["id"]
+        run_id = run_deployment(api, "update", parameters)
 
         def suspended() -> bool:
             state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
@@ -59,11 +54,7 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
         assert answered.returncode == 0, answered.stdout + answered.stderr
         assert answered.stdout.startswith("approved"), answered.stdout
 
-        def finished() -> dict | None:
-            run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
-            return run if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
-
-        run = wait_for(finished, timeout=180)
+        run = finished_run(api, run_id)
         assert run["state_type"] == "COMPLETED", run["state"]
         image = tb.docker_cli("inspect", "--format", "{{.Image}}", container).strip()
         assert image == v2 != v1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO_ROOT, deployments, wait_for
+from conftest import REPO_ROOT, finished_run, run_artifact, run_deployment
 
 import testbed as tb
 
@@ -111,22 +111,10 @@ def test_the_served_ui_shows_the_scan_table(served, chromium, tmp_path: Path):
     container = f"wdt-{tb.RUN_ID}-ui"
     tb.run_container(ref, "sleep", "600", name=container)
     try:
-        scan = deployments(api)["scan"]
-        run = httpx.post(f"{api}/deployments/{scan['id']}/create_flow_run", json={}, timeout=10)
-        run_id = run.json()["id"]
-
-        def finished() -> dict | None:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
-            return state if state["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
-
-        state = wait_for(finished)
+        run_id = run_deployment(api, "scan")
+        state = finished_run(api, run_id)
         assert state["state_type"] == "COMPLETED", state
-        artifacts = httpx.post(
-            f"{api}/artifacts/filter",
-            json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
-            timeout=5,
-        ).json()
-        [artifact] = [a for a in artifacts if a["key"] == "watchdocker-scan"]
+        artifact = run_artifact(api, run_id, "watchdocker-scan")
 
         # The artifact's own page renders its table (the /artifacts/key/... page does not,
         # headless, within the budget; the run's Artifacts tab shows no cells).

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -20,17 +20,9 @@ import testbed as tb
 from watchdocker.config import load_settings
 from watchdocker.update_plan import UpdateResult
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 
 FAST = {"stableSeconds": "1s", "healthTimeout": "20s"}
-
-
-@pytest.fixture(autouse=True)
-def remove_containers() -> Iterator[None]:
-    yield
-    ids = tb.docker_cli("ps", "-aq", "--filter", f"label={tb.label_filter()}").split()
-    if ids:
-        tb.docker_cli("rm", "-f", "-v", *ids)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchdocker.cli.options import ConfigOption, JsonOption, VerboseOption
 from watchdocker.cli.totp import totp_app
 from watchdocker.config import ConfigError, Settings, load_settings
 
@@ -25,15 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="config.yaml to read (default: WATCH_CONFIG, the usual places)"
-    ),
-]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
 @app.callback()

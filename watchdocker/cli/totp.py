@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from watchdocker.cli.options import ConfigOption
 
 totp_app = typer.Typer(
     name="totp",
@@ -21,13 +22,6 @@ totp_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Same option as the other commands' (watchdocker.cli.app.ConfigOption), see the module doc.
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="config.yaml to read (default: WATCH_CONFIG, the usual places)"
-    ),
-]
 # The block is saved as `totp-<name>`, and block document names allow only these.
 _BLOCK_NAME_PART = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 

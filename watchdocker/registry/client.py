@@ -290,20 +290,22 @@ class RegistryClient:
         key = (registry, challenge.realm or "", scope)
 
         def fetch() -> str:
-            with self._lock:
-                cached = self._tokens.get(key)
-            if cached and not refresh and cached.expires_at > time.monotonic():
-                return cached.value
+            # Another caller may have fetched it while this one waited for the flight.
+            cached = None if refresh else self._cached_token(key)
+            if cached is not None:
+                return cached
             token = self._fetch_token(endpoint, registry, challenge, scope, credential)
             with self._lock:
                 self._tokens[key] = token
             return token.value
 
+        cached = None if refresh else self._cached_token(key)
+        return cached if cached is not None else self._flights.do(("token", *key, refresh), fetch)
+
+    def _cached_token(self, key: tuple[str, str, str]) -> str | None:
         with self._lock:
             cached = self._tokens.get(key)
-        if cached and not refresh and cached.expires_at > time.monotonic():
-            return cached.value
-        return self._flights.do(("token", *key, refresh), fetch)
+        return cached.value if cached and cached.expires_at > time.monotonic() else None
 
     def _fetch_token(
         self,
