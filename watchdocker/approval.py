@@ -13,6 +13,9 @@ from watchdocker.totp import TotpError, verify_code
 from watchdocker.update_plan import PlannedUpdate
 
 APPROVAL_LABEL = "watchdocker.approval"
+# Called with (flow run id, attempt) as a run starts to wait: `watch-docker update` in a
+# terminal prompts there, while the UI and `watch-docker approve` can answer too.
+WAITING_HOOKS: list[Callable[[str, int], None]] = []
 
 
 def needs_approval(

@@ -8,7 +8,8 @@ import threading
 
 from rich.console import Console
 
-from watchdocker.flows.approval import WAITING_HOOKS
+# Not flows.approval: Prefect must not be imported before the CLI has set its environment.
+from watchdocker.approval import WAITING_HOOKS
 
 
 def _ask(run_id: str, attempt: int) -> None:

@@ -5,7 +5,6 @@ wrong codes, or the timeout. Holds no update slot while it waits."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prefect import get_run_logger
@@ -19,7 +18,14 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Running
 from pydantic import Field
 
-from watchdocker.approval import Answer, Verdict, chosen, judge_answer, plan_markdown
+from watchdocker.approval import (
+    WAITING_HOOKS,
+    Answer,
+    Verdict,
+    chosen,
+    judge_answer,
+    plan_markdown,
+)
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, approver_secrets
 from watchdocker.config import Settings
@@ -31,9 +37,6 @@ PLAN_ARTIFACT = "watchdocker-approval-plan"
 ANSWERS_ARTIFACT = "watchdocker-approval"
 PAUSE_KEY_PREFIX = "approval-"
 POLL_SECONDS = 2
-# Called with (flow run id, attempt) as a run starts to wait: `watch-docker update` in a
-# terminal prompts there, while the UI and `watch-docker approve` can answer too.
-WAITING_HOOKS: list[Callable[[str, int], None]] = []
 
 
 class ApprovalForm(RunInput):
