@@ -44,7 +44,7 @@ def finish_plan(entry: JournalEntry, seen: Observed) -> list[Action]:
     """Forward: the new container passed its health check; only the old one's removal is left."""
     assert seen.new_id is not None
     actions = []
-    if not seen.new_running:
+    if entry.old_running and not seen.new_running:
         actions.append(Action("start", seen.new_id))
     if seen.old_name is not None:
         if seen.old_running:

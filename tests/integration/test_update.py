@@ -296,3 +296,14 @@ def test_auto_update_needs_update_enabled(prefect_server: str, config):
     report = auto_update(config_file=str(config(enabled=True)))
     assert [(r.name, r.result) for r in report.results] == [(container, "updated")]
     assert inspect(container)["Image"] == v2_id
+
+
+def test_a_stopped_container_is_replaced_by_a_stopped_one(update, config):
+    ref, v2_id = two_versions("stopped")
+    container = run_v1(ref, "stopped")
+    tb.docker_cli("stop", container)
+    result = update([container], config())[container]
+    assert result.result == "updated", result.reason
+    now = inspect(container)
+    assert now["Image"] == v2_id and not now["State"]["Running"]
+    assert containers_named(container) == [container]

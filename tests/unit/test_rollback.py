@@ -82,6 +82,12 @@ def test_finishing_starts_a_stopped_new_container_and_stops_a_running_old_one():
     ]
 
 
+def test_a_stopped_service_stays_stopped_when_finished():
+    seen = Observed(ASIDE, False, NEW, False)
+    outcome, actions = recovery_plan(entry("healthy", old_running=False, new_id=NEW), seen)
+    assert outcome == "finished" and actions == [Action("remove", OLD)]
+
+
 def test_with_the_old_container_gone_the_new_one_is_kept():
     outcome, actions = recovery_plan(
         entry("starting", new_id=NEW), Observed(None, False, NEW, False)

@@ -200,9 +200,11 @@ class Updater:
             new_id = create_from_spec(self.api, spec)
             result.new_id = new_id
             entry = self._step(entry, "created", new_id=new_id)
-            self.api.start(new_id)
-            entry = self._step(entry, "starting")
-            wait_healthy(self.api, new_id, policy)
+            # A stopped container is replaced by a stopped one: no start, so no health to check.
+            if entry.old_running:
+                self.api.start(new_id)
+                entry = self._step(entry, "starting")
+                wait_healthy(self.api, new_id, policy)
         except (UpdateFailed, DockerException) as exc:
             result.new_logs = self._tail_logs(result.new_id)
             try:
