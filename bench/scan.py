@@ -34,7 +34,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,7 +54,9 @@ import httpx
 import yaml
 
 # Nothing here imports Prefect: it reads its settings on import, and they are set in main().
-from watchdocker.config import ServerConfig, Settings, load_settings
+from harness import Harness, load_testbed
+
+from watchdocker.config import load_settings
 from watchdocker.container_status import (
     ContainerStatus,
     DigestResolution,
@@ -67,8 +68,6 @@ from watchdocker.container_status import (
 from watchdocker.engine.client import connect
 from watchdocker.prefect_env import (
     drain_prefect_workers,
-    prepare_environment,
-    start_local_server,
     stop_process,
 )
 from watchdocker.reference import ImageReference
@@ -81,7 +80,6 @@ from watchdocker.registry.credentials import (
 from watchdocker.registry.errors import RegistryError
 from watchdocker.registry.manifests import ACCEPT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SETUP_WORKERS = 8  # docker builds/pushes/runs at once: each CLI call mostly waits on the engine
 WARM_TTL = "10m"
 COLD_TTL = "0s"
@@ -92,12 +90,6 @@ Span = tuple[float, float]
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parallel(fn: Callable[[Any], R], items: Sequence[Any], workers: int) -> list[R]:
@@ -232,7 +224,7 @@ class RunFacts:
 # --- the bench -------------------------------------------------------------------------------
 
 
-class Bench:
+class Bench(Harness):
     def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
         self.args = args
         self.run_id = run_id
@@ -261,34 +253,7 @@ class Bench:
     def check(self, what: str, got: object, expected: object) -> None:
         self.checks.append(Check(what, got, expected))
 
-    def stage(self, name: str, fn: Callable[[], object]) -> None:
-        print(f"... {name}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        fn()
-        self.setup[name] = time.perf_counter() - started
-
     # -- setup ------------------------------------------------------------------------------
-
-    def bring_up_bed(self) -> None:
-        if self.tb.bed_problem():
-            subprocess.run(
-                ["bash", str(REPO_ROOT / "testbed" / "up.sh")],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        problem = self.tb.bed_problem()
-        if problem:
-            raise SystemExit(f"test bed not up: {problem}")
-
-    def start_prefect(self) -> None:
-        """A server of our own, with Prefect's settings pointed at it before Prefect loads."""
-        os.environ["PREFECT_HOME"] = str(self.tmp / "prefect")
-        # WARNING rather than the CLI's CRITICAL: a failing task still shows on the console.
-        prepare_environment(Settings(), console_level="WARNING")
-        port = free_port()
-        settings = Settings(server=ServerConfig(addr=f"127.0.0.1:{port}"))
-        self.server = start_local_server(settings, log_file=self.tmp / "prefect-server.log")
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
 
     def instrument(self) -> None:
         """Imports the flow (so Prefect), clocks the work its tasks wrap, counts API retries."""
@@ -748,8 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name.startswith("WATCH_") and not name.startswith("WATCH_TESTBED_"):
             del os.environ[name]
     os.environ["WATCH_TEST_RUN_ID"] = run_id
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
-    import testbed  # after WATCH_TEST_RUN_ID: it reads the run id on import
+    testbed = load_testbed()  # after WATCH_TEST_RUN_ID: it reads the run id on import
 
     # SIGTERM takes the same way out as Ctrl-C, through the cleanup; SIGINT is set again
     # because a shell starting us in the background hands it over ignored.

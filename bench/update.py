@@ -46,7 +46,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -65,15 +64,13 @@ import httpx
 import yaml
 
 # Nothing here imports Prefect: it reads its settings on import, and they are set in main().
-from watchdocker.config import ServerConfig, Settings
+from harness import Harness, free_port, load_testbed
+
 from watchdocker.prefect_env import (
     drain_prefect_workers,
-    prepare_environment,
-    start_local_server,
     stop_process,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HTTP_PORT = 8080
 PROBE_PERIOD = 0.010
 # Short, so that one hung connection cannot blind the prober for long; a refused or reset
@@ -99,12 +96,6 @@ METHODS: tuple[Method, Method] = ("watch-docker", "by hand")
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ms(seconds: float | None) -> str:
@@ -505,7 +496,7 @@ class Deployed:
 # --- the bench -------------------------------------------------------------------------------
 
 
-class Bench:
+class Bench(Harness):
     def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
         self.args = args
         self.run_id = run_id
@@ -535,34 +526,7 @@ class Bench:
         pid = self.server.pid if self.server is not None else None
         self.cpu_marks.setdefault(name, cpu_now(pid))
 
-    def stage(self, name: str, fn: Callable[[], object]) -> None:
-        print(f"... {name}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        fn()
-        self.setup[name] = time.perf_counter() - started
-
     # -- setup ------------------------------------------------------------------------------
-
-    def bring_up_bed(self) -> None:
-        if self.tb.bed_problem():
-            subprocess.run(
-                ["bash", str(REPO_ROOT / "testbed" / "up.sh")],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        problem = self.tb.bed_problem()
-        if problem:
-            raise SystemExit(f"test bed not up: {problem}")
-
-    def start_prefect(self) -> None:
-        """A server of our own, with Prefect's settings pointed at it before Prefect loads."""
-        os.environ["PREFECT_HOME"] = str(self.tmp / "prefect")
-        # WARNING rather than the CLI's CRITICAL: a failing task still shows on the console.
-        prepare_environment(Settings(), console_level="WARNING")
-        port = free_port()
-        settings = Settings(server=ServerConfig(addr=f"127.0.0.1:{port}"))
-        self.server = start_local_server(settings, log_file=self.tmp / "prefect-server.log")
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
 
     def instrument(self) -> None:
         """Imports the flow (so Prefect) and timestamps the updater's steps from outside.
@@ -1130,8 +1094,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name.startswith("WATCH_") and not name.startswith("WATCH_TESTBED_"):
             del os.environ[name]
     os.environ["WATCH_TEST_RUN_ID"] = run_id
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
-    import testbed  # after WATCH_TEST_RUN_ID: it reads the run id on import
+    testbed = load_testbed()  # after WATCH_TEST_RUN_ID: it reads the run id on import
 
     # SIGTERM takes the same way out as Ctrl-C, through the cleanup; SIGINT is set again
     # because a shell starting us in the background hands it over ignored.
