@@ -22,23 +22,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 import apprise
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from watchdocker.logs import log_event
-from watchdocker.update_plan import UpdateResultKind
+from watchdocker.update_plan import UpdateResult, UpdateResultKind
 
 log = logging.getLogger(__name__)
 
 Level = Literal["info", "warning", "failure"]
 
 
-class UpdateOutcome(BaseModel):
-    """What an update run did to one container."""
+class UpdateOutcome(UpdateResult):
+    """What an update run did to one container, with the digests a person recognises."""
 
-    name: str
-    image: str
-    result: UpdateResultKind
-    reason: str = ""
     old_digest: str | None = None
     new_digest: str | None = None
 

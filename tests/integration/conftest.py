@@ -179,3 +179,15 @@ def remove_containers() -> Iterator[None]:
     ids = tb.docker_cli("ps", "-aq", "--filter", f"label={tb.label_filter()}").split()
     if ids:
         tb.docker_cli("rm", "-f", "-v", *ids)
+
+
+def watch_docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The command line as a user runs it: a new process, this session's Prefect server."""
+    return subprocess.run(
+        [sys.executable, "-m", "watchdocker.cli.app", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )

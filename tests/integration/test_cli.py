@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import watch_docker
 
 import testbed as tb
 
@@ -26,17 +27,6 @@ JSON_KEYS = {
     "local_digest",
     "remote_digest",
 }
-
-
-def watch_docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "watchdocker.cli.app", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

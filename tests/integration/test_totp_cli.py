@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyotp
 import pytest
 import yaml
+from conftest import watch_docker
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
@@ -40,17 +38,6 @@ URI = re.compile(r"otpauth://totp/\S+")
 
 def approver(role: str) -> str:
     return f"wdt-{tb.RUN_ID}-{role}".lower()
-
-
-def watch_docker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "watchdocker.cli.app", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture

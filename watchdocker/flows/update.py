@@ -88,10 +88,7 @@ def notify(report: UpdateReport, planned: list[PlannedUpdate], settings: Setting
     digests = {p.name: (p.local_digest, p.remote_digest) for p in planned}
     outcomes = [
         UpdateOutcome(
-            name=r.name,
-            image=r.image,
-            result=r.result,
-            reason=r.reason,
+            **r.model_dump(),
             old_digest=digests.get(r.name, (None, None))[0],
             new_digest=digests.get(r.name, (None, None))[1],
         )
