@@ -40,22 +40,12 @@ mkdir -p "$PGROOT" "$LOGS"
 exec 8>"$STATE/.postgres.lock"
 flock 8
 
-T0=${EPOCHREALTIME/[.,]/}
-log() {
-    local ms=$(((${EPOCHREALTIME/[.,]/} - T0) / 1000))
-    printf '[testbed postgres %d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2
-}
-die() { printf '[testbed postgres] ERROR: %s\n' "$*" >&2; exit 1; }
+TB_NAME="testbed postgres"
+# shellcheck source=testbed/lib.sh
+. "$HERE/lib.sh"
 
 # --- 1. Debian package -------------------------------------------------------------------------
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-if ! pkg_installed postgresql; then
-    ((EUID == 0)) || die "Debian's postgresql is not installed and this is not root: apt-get install postgresql"
-    log "installing Debian packages: postgresql"
-    export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
-    apt-get update -qq >&2
-    apt-get install -y -qq postgresql >&2
-fi
+install_missing postgresql
 # the newest server version installed (Debian 12: 15)
 BIN="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)"
 [[ -x $BIN/initdb && -x $BIN/pg_ctl && -x $BIN/psql ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"

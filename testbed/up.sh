@@ -57,28 +57,13 @@ mkdir -p "$RUN" "$LOGS" "$AUTH" "$DOCKER_CONFIG" "$STATE/registry"
 exec 9>"$STATE/.up.lock"
 flock 9
 
-T0=${EPOCHREALTIME/[.,]/}
-log() {
-    local ms=$(((${EPOCHREALTIME/[.,]/} - T0) / 1000))
-    printf '[testbed %d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2
-}
-die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=testbed/lib.sh
+. "$HERE/lib.sh"
 
 # --- 1. Debian packages ------------------------------------------------------------------------
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-missing=()
-for p in docker.io docker-registry busybox-static apache2-utils; do
-    pkg_installed "$p" || missing+=("$p")
-done
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if ((${#missing[@]})); then
-    # With recommends, like the hand-made setup this was tested on (apparmor, cgroupfs-mount...).
-    log "installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
-    apt-get update -qq >&2
-    apt-get install -y -qq "${missing[@]}" >&2
-fi
-bash "$HERE/chromium.sh" >&2 # Debian's chromium, for tests/integration/test_ui.py
+# With recommends, like the hand-made setup this was tested on (apparmor, cgroupfs-mount...).
+install_missing docker.io docker-registry busybox-static apache2-utils
+command -v openssl >/dev/null 2>&1 || install_missing openssl
 
 # --- helpers -----------------------------------------------------------------------------------
 # http_up HOST:PORT -> 0 if something answers HTTP on GET /v2/ (any status counts).
