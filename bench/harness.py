@@ -4,13 +4,15 @@ own with Prefect's settings pointed at it before Prefect is imported."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 
 # Nothing here imports Prefect: it reads its settings on import.
 from watchdocker.config import ServerConfig, Settings
@@ -25,12 +27,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def load_testbed() -> ModuleType:
-    """The tests' helpers for the bed (tests/integration/testbed.py)."""
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
-    import testbed
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
-    return testbed
+
+def start_run() -> tuple[str, ModuleType]:
+    """A run id of our own, and the tests' helpers for the bed (tests/integration/testbed.py)
+    labelling everything with it; SIGTERM leaves like Ctrl-C, through the caller's cleanup."""
+    run_id = uuid.uuid4().hex[:8]
+    # A developer's own WATCH_* settings must not change what is measured; the testbed
+    # helpers label everything with WATCH_TEST_RUN_ID, which must be ours alone.
+    for name in list(os.environ):
+        if name.startswith("WATCH_") and not name.startswith("WATCH_TESTBED_"):
+            del os.environ[name]
+    os.environ["WATCH_TEST_RUN_ID"] = run_id
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
+    import testbed  # after WATCH_TEST_RUN_ID: it reads the run id on import
+
+    # SIGINT is set again because a shell starting us in the background hands it over ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return run_id, testbed
 
 
 class Harness:

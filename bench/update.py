@@ -45,26 +45,24 @@ import logging
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import ModuleType
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import httpx
 import yaml
 
 # Nothing here imports Prefect: it reads its settings on import, and they are set in main().
-from harness import Harness, free_port, load_testbed
+from harness import Harness, free_port, start_run
 
 from watchdocker.prefect_env import (
     drain_prefect_workers,
@@ -1081,25 +1079,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    run_id = uuid.uuid4().hex[:8]
-    # A developer's own WATCH_* settings must not change what is measured; the testbed
-    # helpers label everything with WATCH_TEST_RUN_ID, which must be ours alone.
-    for name in list(os.environ):
-        if name.startswith("WATCH_") and not name.startswith("WATCH_TESTBED_"):
-            del os.environ[name]
-    os.environ["WATCH_TEST_RUN_ID"] = run_id
-    testbed = load_testbed()  # after WATCH_TEST_RUN_ID: it reads the run id on import
-
-    # SIGTERM takes the same way out as Ctrl-C, through the cleanup; SIGINT is set again
-    # because a shell starting us in the background hands it over ignored.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    run_id, testbed = start_run()
     bench = Bench(args, run_id, testbed)
     try:
         bench.stage("bed up (testbed/up.sh when needed)", bench.bring_up_bed)

@@ -4,6 +4,7 @@ durationMs, err), written through whatever logger is given (Prefect's run logger
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 FIELDS = ("component", "action", "container", "image", "digest", "durationMs", "err")
@@ -24,3 +25,8 @@ def log_event(
 def _quote(value: Any) -> str:
     text = str(value)
     return f'"{text}"' if (" " in text or not text) else text
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since `started` (a time.perf_counter() reading), for durationMs."""
+    return round((time.perf_counter() - started) * 1000)

@@ -36,11 +36,7 @@ def test_blocks_are_registered_for_the_ui(served):
 
 def test_a_triggered_scan_runs_and_publishes_its_table(served):
     api, _ = served
-    ref = tb.repo("open", "served") + ":latest"
-    tb.build_image(ref, marker="served-1")
-    tb.push(ref)
-    container = f"wdt-{tb.RUN_ID}-served"
-    tb.run_container(ref, "sleep", "600", name=container)
+    container = tb.current_container("served")
     try:
         run_id = run_deployment(api, "scan")
         state = finished_run(api, run_id)

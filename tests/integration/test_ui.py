@@ -105,11 +105,7 @@ def visible_text(dom: str) -> str:
 def test_the_served_ui_shows_the_scan_table(served, chromium, tmp_path: Path):
     api, _ = served
     ui = api.removesuffix("/api")
-    ref = tb.repo("open", "ui") + ":latest"
-    tb.build_image(ref, marker="ui-1")
-    tb.push(ref)
-    container = f"wdt-{tb.RUN_ID}-ui"
-    tb.run_container(ref, "sleep", "600", name=container)
+    container = tb.current_container("ui")
     try:
         run_id = run_deployment(api, "scan")
         state = finished_run(api, run_id)

@@ -506,3 +506,14 @@ def outdated_container(suffix: str, *extra: str) -> tuple[str, str, str]:
     name = f"wdt-{RUN_ID}-{suffix}"
     run_container(ref, *STOPPABLE_SLEEP, name=name, extra=extra)
     return name, v1_id, v2_id
+
+
+def current_container(suffix: str) -> str:
+    """A running container ``wdt-<RUN_ID>-<suffix>`` on the image its tag names in the open
+    registry: a scan finds it up to date. Returns its name."""
+    ref = repo("open", suffix) + ":latest"
+    build_image(ref, marker=f"{suffix}-1")
+    push(ref)
+    name = f"wdt-{RUN_ID}-{suffix}"
+    run_container(ref, "sleep", "600", name=name)
+    return name

@@ -116,28 +116,30 @@ def scan(
     plans = [plan_check(c, settings.policy) for c in containers]
     with registry_client_for(settings) as registry:
         answers = _resolve_all(plans, settings, registry)
+        # The platform lookup each plan needs, if any: each distinct one asked once.
         platform_jobs: dict[tuple[str, str, str], PrefectFuture[str]] = {}
+        wanted: list[tuple[str, str, str] | None] = []
         for plan in plans:
-            if plan.needs_registry and plan.reference:
+            key = None
+            if plan.reference is not None and plan.needs_registry:
                 answer = answers[tag_reference(plan.reference)]
                 if needs_platform_check(plan, answer):
                     key = (plan.reference.name, answer.digest or "", plan.container.platform)
                     if key not in platform_jobs:
                         platform_jobs[key] = resolve_platform_image.submit(*key, registry)
+            wanted.append(key)
         statuses: list[ContainerStatus] = []
-        for plan in plans:
+        for plan, key in zip(plans, wanted, strict=True):
             if plan.final is not None or plan.reference is None:
                 statuses.append(plan.final)
                 continue
-            answer = answers[tag_reference(plan.reference)]
-            key = (plan.reference.name, answer.digest or "", plan.container.platform)
             config, error = None, None
-            if key in platform_jobs and needs_platform_check(plan, answer):
+            if key is not None:
                 try:
                     config = platform_jobs[key].result()
                 except RegistryError as exc:
                     error = str(exc)
-            statuses.append(judge(plan, answer, config, error))
+            statuses.append(judge(plan, answers[tag_reference(plan.reference)], config, error))
     report = ScanReport(containers=statuses)
     _publish(report)
     return report

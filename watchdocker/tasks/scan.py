@@ -20,7 +20,7 @@ from prefect.logging import get_run_logger
 
 from watchdocker.container_status import DigestResolution
 from watchdocker.engine.discovery import ContainerInfo, discover_containers
-from watchdocker.logs import log_event
+from watchdocker.logs import elapsed_ms, log_event
 from watchdocker.reference import ImageReference
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError
@@ -59,7 +59,7 @@ def discover_containers_task(
         f"found {len(found)} containers",
         component="scan",
         action="discover",
-        durationMs=round((time.perf_counter() - started) * 1000),
+        durationMs=elapsed_ms(started),
     )
     return found
 
@@ -88,7 +88,7 @@ def resolve_remote_digest(reference: str, registry: RegistryClient) -> DigestRes
             action="resolve",
             image=reference,
             err=str(exc),
-            durationMs=round((time.perf_counter() - started) * 1000),
+            durationMs=elapsed_ms(started),
         )
         return DigestResolution(reference=reference, error=str(exc), resolved_at=time.time())
     log_event(
@@ -99,7 +99,7 @@ def resolve_remote_digest(reference: str, registry: RegistryClient) -> DigestRes
         action="resolve",
         image=reference,
         digest=remote.digest,
-        durationMs=round((time.perf_counter() - started) * 1000),
+        durationMs=elapsed_ms(started),
     )
     return DigestResolution(
         reference=reference,
@@ -134,6 +134,6 @@ def resolve_platform_image(
         action="platform",
         image=repository,
         digest=config,
-        durationMs=round((time.perf_counter() - started) * 1000),
+        durationMs=elapsed_ms(started),
     )
     return config

@@ -14,7 +14,7 @@ from prefect.logging import get_run_logger
 
 from watchdocker.engine.pull import pull_by_digest
 from watchdocker.engine.updater import RecoveryResult, ReplaceResult, Updater
-from watchdocker.logs import log_event
+from watchdocker.logs import elapsed_ms, log_event
 from watchdocker.reference import ImageReference
 from watchdocker.registry.credentials import CredentialStore
 
@@ -57,7 +57,7 @@ def pull_image(image: str, digest: str, api: docker.APIClient, credentials: Cred
         action="pull",
         image=image,
         digest=digest,
-        durationMs=round((time.perf_counter() - started) * 1000),
+        durationMs=elapsed_ms(started),
     )
     return image_id
 
@@ -83,7 +83,7 @@ def replace_container(
         container=name,
         image=image,
         digest=new_image_id,
-        durationMs=round((time.perf_counter() - started) * 1000),
+        durationMs=elapsed_ms(started),
         err=result.reason or None,
     )
     if result.new_logs:
