@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# The project's one test command: installs what the tests need, brings the test bed up
-# (Docker engine, registries, token server: testbed/up.sh), then lint and the whole suite.
+# The project's one test command: installs what the tests need at the versions of
+# requirements.lock, brings the test bed up (Docker engine, registries, token server:
+# testbed/up.sh), then lint and the whole suite.
 #   bash testbed/run-tests.sh [pytest args]      e.g. -m "not integration" for unit tests only
+# WATCH_VENV (default .venv) and WATCH_LOCK (default requirements.lock) are for
+# testbed/refresh-lock.sh, which runs the suite in a new environment against a new lock.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${WATCH_VENV:-.venv}"
+LOCK="${WATCH_LOCK:-requirements.lock}"
+export WATCH_LOCK="$LOCK"
 
-if [[ ! -x .venv/bin/python ]]; then
-    python3 -m venv .venv
+if [[ ! -x $VENV/bin/python ]]; then
+    python3 -m venv "$VENV"
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" 2>&1 \
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$LOCK" -e ".[test]" 2>&1 \
     | grep -v "^WARNING: Location" || true
 
+export WATCH_TESTBED_PYTHON="$VENV/bin/python"
 eval "$(bash testbed/up.sh)"
 
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-exec .venv/bin/python -m pytest "$@"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+exec "$VENV/bin/python" -m pytest "$@"

@@ -22,7 +22,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
 # A developer's own settings must not leak into the tests.
-_KEEP = ("WATCH_STATE_DIR", "WATCH_TEST_RUN_ID", "WATCH_TESTBED_")
+_KEEP = ("WATCH_STATE_DIR", "WATCH_TEST_RUN_ID", "WATCH_TESTBED_", "WATCH_LOCK")
 for name in list(os.environ):
     if name.startswith("WATCH_") and not name.startswith(_KEEP):
         del os.environ[name]
