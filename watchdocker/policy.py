@@ -60,7 +60,11 @@ def evaluate_labels(labels: Mapping[str, str], config: PolicyConfig) -> Decision
 
 
 def is_strict_semver(tag: str) -> bool:
-    return semver.Version.is_valid(tag)
+    """A fixed version, as the seeds count one: a full `MAJOR.MINOR.PATCH` semver, with an
+    optional lowercase `v` (`1.2.3`, `v1.2.3`), pre-release or variant (`1.2.3-rc.1`,
+    `1.2.3-alpine`) and build metadata. Shorter versions (`1.2`, `v1`) are floating: image
+    publishers move them to each new patch or minor release."""
+    return semver.Version.is_valid(tag.removeprefix("v"))
 
 
 def evaluate_image(
