@@ -125,13 +125,13 @@ def _attempts_left(left: int) -> str:
 def _count_wrong_code(
     settings: Settings, ledger: WrongCodeLedger, approver: str, now: float, url: str
 ) -> None:
+    """Count it against the approver; when that locks them, say so in the log and notify."""
     until = ledger.count(approver, now)
     if until is None:
         return
     message = (
-        f"{approver} gave {ledger.attempts} wrong codes within "
-        f"{settings.approval.lockout_period}: locked until {clock_time(until)}, when even "
-        f"their right code is refused. {url}"
+        f"{approver} gave {ledger.attempts} wrong codes within {ledger.period:g}s: locked "
+        f"until {clock_time(until)}; until then even their right code is refused. {url}"
     )
     get_run_logger().warning(message)
     _tell(settings, "watch-docker: approver locked", message, "warning")
