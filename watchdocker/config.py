@@ -66,7 +66,9 @@ def _cron(value: str) -> str:
     _, _, day_of_month, _, day_of_week = (field.upper() for field in fields)
     if "W" in day_of_month or re.search(r"\dL", day_of_week):
         # cronsim knows these; the croniter of Prefect's scheduler does not.
-        raise ValueError("not a cron expression Prefect schedules: it has no W nor <weekday>L")
+        raise ValueError(
+            "Prefect's scheduler has no W (nearest weekday) nor <weekday>L (last in month)"
+        )
     return " ".join(fields)
 
 

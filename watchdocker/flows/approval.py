@@ -188,7 +188,7 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
         who = answer.approver.strip()
         now = submitted_at or time.time()
         locked_until = partial(ledger.locked_until, now=now)
-        verdict = judge_answer(answer, secrets, guard.last_step, locked_until, now)
+        verdict = judge_answer(answer, secrets, guard.last_step, locked_until, at=now)
         if verdict.step is not None:
             try:
                 guard.record(who, verdict.step)
