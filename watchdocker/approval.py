@@ -66,10 +66,15 @@ class Answer:
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: Literal["approved", "rejected", "wrong_code"]
+    outcome: Literal["approved", "rejected", "wrong_code", "locked"]
     reason: str
     step: int | None = None  # the TOTP step an accepted code used
     guessed: bool = False  # a wrong code of an enrolled approver: counts towards their lockout
+
+    @property
+    def refused(self) -> bool:
+        """The answer decided nothing: it costs the run one of its attempts."""
+        return self.outcome in ("wrong_code", "locked")
 
 
 def judge_answer(
@@ -89,8 +94,7 @@ def judge_answer(
         until = locked_until(who)
         if until is not None:
             return Verdict(
-                "wrong_code",
-                f"{who} is locked after too many wrong codes until {clock_time(until)}",
+                "locked", f"{who} is locked after too many wrong codes until {clock_time(until)}"
             )
         step = verify_code(secret.get_secret_value(), answer.code.strip(), last_step(who), at=at)
     except TotpError as exc:

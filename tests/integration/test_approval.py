@@ -213,7 +213,7 @@ def test_wrong_codes_lock_the_approver_across_runs(prefect_server, approval_conf
     done = approve(waiting_run(second), approver, pyotp.TOTP(SECRET).now(), config)
     assert done.returncode == 1, done.stderr
     said = done.stdout.strip()
-    assert said.startswith(f"wrong code: {approver} is locked after too many wrong codes until ")
+    assert said.startswith(f"locked: {approver} is locked after too many wrong codes until ")
     until = calendar.timegm(time.strptime(said.split(" until ")[1][:19], "%Y-%m-%d %H:%M:%S"))
     assert started + 595 <= until <= time.time() + 600
     assert said.endswith("UTC; that was the last attempt: the update run is rejected")

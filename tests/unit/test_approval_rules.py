@@ -77,7 +77,7 @@ def test_a_locked_approver_is_refused_even_with_the_right_code():
     code = pyotp.TOTP(SECRET).at(NOW)
     for approve in (True, False):
         verdict = judge(Answer("alice", code, approve), locked_until=NOW + 600)
-        assert verdict.outcome == "wrong_code" and not verdict.guessed
+        assert verdict.outcome == "locked" and verdict.refused and not verdict.guessed
         assert verdict.step is None
         assert "alice is locked" in verdict.reason
         assert verdict.reason.endswith("until 2027-01-15 08:10:00 UTC")

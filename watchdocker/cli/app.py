@@ -236,7 +236,7 @@ def approve(
 
     verdict = _with_api(settings, answer)
     print(f"{verdict['outcome'].replace('_', ' ')}: {verdict['reason']}")
-    if verdict["outcome"] == "wrong_code" or (verdict["outcome"] == "rejected" and not reject):
+    if verdict["outcome"] != ("rejected" if reject else "approved"):  # refused, or no effect
         raise typer.Exit(1)
 
 

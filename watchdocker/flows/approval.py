@@ -49,7 +49,9 @@ class ApprovalForm(RunInput):
     code: str = Field(
         default="", title="Code", description="the 6-digit code of your authenticator"
     )
-    approve: bool = Field(default=True, title="Approve", description="untick to reject")
+    approve: bool = Field(
+        default=True, title="Approve", description="untick to reject (with your code too)"
+    )
     containers: list[str] = Field(
         default_factory=list, title="Containers", description="only these (empty: all listed)"
     )
@@ -196,7 +198,7 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
                 verdict = Verdict("wrong_code", f"{exc} for {who}")
         if verdict.guessed:
             _count_wrong_code(settings, ledger, who, now, url)
-        if verdict.outcome == "wrong_code":
+        if verdict.refused:
             left = attempts - attempt
             verdict = replace(verdict, reason=f"{verdict.reason}; {_attempts_left(left)}")
         answers.append(
