@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from watchdocker.totp import TotpError, verify_code
+from watchdocker.lockout import clock_time
+from watchdocker.totp import WRONG_CODE, TotpError, verify_code
 from watchdocker.update_plan import PlannedUpdate
 
 APPROVAL_LABEL = "watchdocker.approval"
@@ -47,7 +48,11 @@ def plan_markdown(planned: Sequence[PlannedUpdate]) -> str:
         f"| {p.name} | {p.image} | {_short(p.local_digest)} | {_short(p.remote_digest)} |"
         for p in planned
     ]
-    lines += ["", "Enter your name as approver and the 6-digit code of your authenticator."]
+    lines += [
+        "",
+        "Enter your name as approver and the 6-digit code of your authenticator; untick "
+        "Approve to reject (a rejection needs your code too).",
+    ]
     return "\n".join(lines)
 
 
@@ -61,28 +66,42 @@ class Answer:
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: Literal["approved", "rejected", "wrong_code"]
+    outcome: Literal["approved", "rejected", "wrong_code", "locked"]
     reason: str
     step: int | None = None  # the TOTP step an accepted code used
+    guessed: bool = False  # a wrong code of an enrolled approver: counts towards their lockout
+
+    @property
+    def refused(self) -> bool:
+        """The answer decided nothing: it costs the run one of its attempts."""
+        return self.outcome in ("wrong_code", "locked")
 
 
 def judge_answer(
     answer: Answer,
     secrets: Mapping[str, SecretStr],
     last_step: Callable[[str], int | None],
+    locked_until: Callable[[str], float | None] = lambda _: None,
     at: float | None = None,
 ) -> Verdict:
-    """A rejection needs no code; an approval needs the approver's current, unused code."""
+    """An approval and a rejection alike need an enrolled approver who is not locked out and
+    their current, unused code: otherwise anyone who reaches the form could reject updates."""
     who = answer.approver.strip()
-    if not answer.approve:
-        return Verdict("rejected", f"rejected by {who or 'an unnamed approver'}")
     secret = secrets.get(who)
     if secret is None:
         return Verdict("wrong_code", f"{who!r} is not an approver")
     try:
+        until = locked_until(who)
+        if until is not None:
+            return Verdict(
+                "locked", f"{who} is locked after too many wrong codes until {clock_time(until)}"
+            )
         step = verify_code(secret.get_secret_value(), answer.code.strip(), last_step(who), at=at)
     except TotpError as exc:
-        return Verdict("wrong_code", f"{exc} for {who}")
+        # A replayed code is a real one (typed twice, or raced): no guess to count.
+        return Verdict("wrong_code", f"{exc} for {who}", guessed=str(exc) == WRONG_CODE)
+    if not answer.approve:
+        return Verdict("rejected", f"rejected by {who}", step)
     return Verdict("approved", f"approved by {who}", step)
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from cronsim import CronSim, CronSimError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from watchdocker.durations import parse_duration
+from watchdocker.totp import TotpError, validate_secret
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -44,6 +46,33 @@ StrList = Annotated[list[str], BeforeValidator(_split_list)]
 
 class ConfigError(Exception):
     """A configuration problem; the message names the key (and env variable) and the bad value."""
+
+
+_CRON_FIELDS = "minute hour day-of-month month day-of-week"
+
+
+def _cron(value: str) -> str:
+    """A standard 5-field cron expression that can fire, in the dialect Prefect's scheduler
+    runs. cronsim (a dependency of Prefect's) parses it without importing Prefect, which the
+    CLI must not do before it has set Prefect's environment."""
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(f"not a cron expression: {len(fields)} field(s), not 5 ({_CRON_FIELDS})")
+    try:
+        CronSim(value, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        # cronsim says e.g. "Bad day-of-month", also for days no month has (31 2 *).
+        raise ValueError(f"not a cron expression: {str(exc).lower()} ({_CRON_FIELDS})") from None
+    _, _, day_of_month, _, day_of_week = (field.upper() for field in fields)
+    if "W" in day_of_month or re.search(r"\dL", day_of_week):
+        # cronsim knows these; the croniter of Prefect's scheduler does not.
+        raise ValueError(
+            "Prefect's scheduler has no W (nearest weekday) nor <weekday>L (last in month)"
+        )
+    return " ".join(fields)
+
+
+CronExpression = Annotated[str, AfterValidator(_cron)]
 
 
 class _Section(BaseModel):
@@ -77,18 +106,31 @@ class DockerConfig(_Section):
     include_stopped: bool = Field(False, alias="includeStopped")
 
 
+# A shorter schedule only queues runs behind each other (a scan takes seconds) and floods the
+# database with runs and events.
+MIN_SCAN_INTERVAL = timedelta(seconds=10)
+
+
 class ScanConfig(_Section):
     interval: Duration | None = None
-    cron: str | None = None
+    cron: CronExpression | None = None
     initial_scan_on_start: bool = Field(False, alias="initialScanOnStart")
     concurrency: int = Field(3, ge=1, le=64)
     cache_ttl: Duration = Field(timedelta(minutes=5), alias="cacheTTL")
     error_ttl: Duration = Field(timedelta(seconds=30), alias="errorTTL")
 
+    @field_validator("interval")
+    @classmethod
+    def _not_too_often(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_SCAN_INTERVAL:
+            minimum = int(MIN_SCAN_INTERVAL.total_seconds())
+            raise ValueError(f"below the minimum scan interval of {minimum}s")
+        return value
+
 
 class UpdateConfig(_Section):
     enabled: bool = False
-    auto_update_cron: str | None = Field(None, alias="autoUpdateCron")
+    auto_update_cron: CronExpression | None = Field(None, alias="autoUpdateCron")
     allow_compose_update: bool = Field(False, alias="allowComposeUpdate")
     recreate_strategy: Literal["recreate"] = Field("recreate", alias="recreateStrategy")
     remove_old_container: bool = Field(True, alias="removeOldContainer")
@@ -167,10 +209,34 @@ class NotifyConfig(_Section):
 class ApprovalConfig(_Section):
     max_attempts: int = Field(3, ge=1, le=20, alias="maxAttempts")
     timeout: Duration = Field(timedelta(hours=1), description="no answer by then: rejected")
+    lockout_attempts: int = Field(
+        5, ge=1, le=100, alias="lockoutAttempts", description="wrong codes that lock an approver"
+    )
+    lockout_period: Duration = Field(
+        timedelta(minutes=15),
+        alias="lockoutPeriod",
+        description="the window those wrong codes count in, and how long the lock lasts",
+    )
+
+    @field_validator("lockout_period")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s")
+        return value
 
 
 class TwoFAUser(_Section):
     otp_secret: SecretStr = Field(alias="otpSecret")
+
+    @field_validator("otp_secret")
+    @classmethod
+    def _usable(cls, value: SecretStr) -> SecretStr:
+        # Refused here, at start, rather than on the first approval; TotpError never quotes it.
+        try:
+            return SecretStr(validate_secret(value.get_secret_value()))
+        except TotpError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class TwoFAConfig(_Section):
@@ -255,6 +321,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_UPDATE_APPROVAL": ("update", "approval"),
     "WATCH_APPROVAL_MAX_ATTEMPTS": ("approval", "maxAttempts"),
     "WATCH_APPROVAL_TIMEOUT": ("approval", "timeout"),
+    "WATCH_APPROVAL_LOCKOUT_ATTEMPTS": ("approval", "lockoutAttempts"),
+    "WATCH_APPROVAL_LOCKOUT_PERIOD": ("approval", "lockoutPeriod"),
     "WATCH_TOTP_SECRET": ("twofa", "users", "default", "otpSecret"),
     "WATCH_UPDATE_CONCURRENCY": ("update", "concurrency"),
     "WATCH_UPDATE_HEALTH_TIMEOUT": ("update", "healthTimeout"),
@@ -291,9 +359,15 @@ def default_config_paths() -> list[Path]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} "
+            f"on line {line}"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

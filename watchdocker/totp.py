@@ -31,6 +31,9 @@ _BASE32 = re.compile(r"[A-Z2-7]+")
 _CODE = re.compile(rf"[0-9]{{{DIGITS}}}")
 
 
+WRONG_CODE = "wrong code"
+
+
 class TotpError(Exception):
     """A secret that cannot be used, a wrong code, or a replayed one. Never holds the secret."""
 
@@ -118,7 +121,7 @@ def verify_code(secret: str, code: str, last_used_step: int | None, at: float | 
     `last_used_step`: a code accepted once is never accepted again, nor one older than it."""
     step = matching_step(secret, code, at)
     if step is None:
-        raise TotpError("wrong code")
+        raise TotpError(WRONG_CODE)
     if last_used_step is not None and step <= last_used_step:
         raise TotpError("code already used")
     return step

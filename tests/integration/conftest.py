@@ -191,3 +191,20 @@ def watch_docker(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
         timeout=300,
         check=False,
     )
+
+
+def one_line(stderr: str) -> str:
+    """The only line of `stderr`: what the CLI promises for an error, never a traceback."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def wrong_code(secret: str) -> str:
+    """A TOTP code of none of the steps around now, so no window can take it."""
+    import pyotp
+
+    totp, now = pyotp.TOTP(secret), time.time()
+    near = {totp.at(now, counter_offset=offset) for offset in range(-3, 4)}
+    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in near)

@@ -1,5 +1,6 @@
 """An update started from the served deployment waits for approval suspended: `serve` is
-restarted meanwhile, and the run is still answerable afterwards — from another terminal."""
+restarted meanwhile, and the run is still answerable afterwards — from another terminal, a wrong
+code first (counted once against the approver, however often the run starts again)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
-from conftest import _free_port, finished_run, run_deployment, start_serve, stop_serve, wait_for
+from conftest import (
+    _free_port,
+    finished_run,
+    run_deployment,
+    start_serve,
+    stop_serve,
+    wait_for,
+    wrong_code,
+)
 
 import testbed as tb
+from watchdocker.blocks.totp import lockout_variable_name
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +55,19 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
 
         env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
         env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(tmp_path / "state"))
-        code = pyotp.TOTP(secret).now()
-        answered = subprocess.run(
-            [sys.executable, "-m", "watchdocker.cli.app", "approve", run_id, "--code", code,
-             "--approver", approver, "--config", str(config)],
-            capture_output=True, text=True, timeout=300, check=False, env=env,
-        )  # fmt: skip
+
+        def approve(code: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [sys.executable, "-m", "watchdocker.cli.app", "approve", run_id, "--code", code,
+                 "--approver", approver, "--config", str(config)],
+                capture_output=True, text=True, timeout=300, check=False, env=env,
+            )  # fmt: skip
+
+        answered = approve(wrong_code(secret))
+        assert answered.returncode == 1, answered.stdout + answered.stderr
+        assert answered.stdout.strip().endswith("2 attempts left"), answered.stdout
+        wait_for(suspended, timeout=120)  # started again from the top, waiting for attempt 2
+        answered = approve(pyotp.TOTP(secret).now())
         assert answered.returncode == 0, answered.stdout + answered.stderr
         assert answered.stdout.startswith("approved"), answered.stdout
 
@@ -58,6 +75,10 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
         assert run["state_type"] == "COMPLETED", run["state"]
         image = tb.docker_cli("inspect", "--format", "{{.Image}}", container).strip()
         assert image == v2 != v1
+        # Each start from the top judged the wrong code again; it counts once for the lockout.
+        name = lockout_variable_name(approver)
+        ledger = httpx.get(f"{api}/variables/name/{name}", timeout=5).json()["value"]
+        assert len(ledger["wrong_codes_at"]) == 1 and ledger["locked_until"] is None, ledger
     finally:
         stop_serve(serve)
         tb.docker_cli("rm", "-f", container, check=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -15,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyotp
 import pytest
 import yaml
-from conftest import watch_docker
+from conftest import one_line, watch_docker, wrong_code
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
@@ -80,19 +79,6 @@ def secret_of(stdout: str, name: str) -> str:
     query = parse_qs(parts.query)
     assert query["issuer"] == ["watch-docker"]
     return query["secret"][0]
-
-
-def wrong_code(secret: str) -> str:
-    """A code of none of the steps around now, so no window can take it."""
-    totp, now = pyotp.TOTP(secret), time.time()
-    near = {totp.at(now, counter_offset=offset) for offset in range(-3, 4)}
-    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in near)
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 def test_enroll_then_verify(prefect_server: str, config: Path, enrolled_name: str) -> None:

@@ -31,8 +31,9 @@ def test_plan_shows_containers_and_short_digests():
     assert "| db | r/db:16 | ? | dddddddddddd |" in text
 
 
-def judge(answer: Answer, last: int | None = None):
-    return judge_answer(answer, {"alice": SecretStr(SECRET)}, lambda _: last, at=NOW)
+def judge(answer: Answer, last: int | None = None, locked_until: float | None = None):
+    secrets = {"alice": SecretStr(SECRET)}
+    return judge_answer(answer, secrets, lambda _: last, lambda _: locked_until, at=NOW)
 
 
 def test_a_current_code_approves_and_names_its_step():
@@ -53,8 +54,33 @@ def test_replayed_wrong_and_unknown_are_wrong_codes():
     assert SECRET not in unknown.reason
 
 
-def test_a_reject_needs_no_code():
-    assert judge(Answer("bob", "", False)).reason == "rejected by bob"
+def test_wrong_codes_of_an_approver_are_guesses_and_replays_are_not():
+    code = pyotp.TOTP(SECRET).at(NOW)
+    wrong = "000000" if code != "000000" else "111111"
+    assert judge(Answer("alice", wrong, True)).guessed
+    assert not judge(Answer("alice", code, True), last=int(NOW // 30)).guessed
+    assert not judge(Answer("mallory", wrong, True)).guessed  # nobody to lock
+
+
+def test_a_reject_needs_an_approver_and_their_valid_code():
+    code = pyotp.TOTP(SECRET).at(NOW)
+    verdict = judge(Answer("alice", code, False))
+    assert (verdict.outcome, verdict.step) == ("rejected", int(NOW // 30))
+    assert verdict.reason == "rejected by alice"
+    assert judge(Answer("alice", "", False)).outcome == "wrong_code"
+    assert judge(Answer("", "", False)).outcome == "wrong_code"
+    assert judge(Answer("bob", code, False)).outcome == "wrong_code"
+    assert judge(Answer("alice", code, False), last=int(NOW // 30)).outcome == "wrong_code"
+
+
+def test_a_locked_approver_is_refused_even_with_the_right_code():
+    code = pyotp.TOTP(SECRET).at(NOW)
+    for approve in (True, False):
+        verdict = judge(Answer("alice", code, approve), locked_until=NOW + 600)
+        assert verdict.outcome == "locked" and verdict.refused and not verdict.guessed
+        assert verdict.step is None
+        assert "alice is locked" in verdict.reason
+        assert verdict.reason.endswith("until 2027-01-15 08:10:00 UTC")
 
 
 def test_an_answer_may_approve_a_subset():

@@ -319,6 +319,8 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_UPDATE_APPROVAL": ("totp", "update.approval", "totp"),
     "WATCH_APPROVAL_MAX_ATTEMPTS": ("5", "approval.max_attempts", 5),
     "WATCH_APPROVAL_TIMEOUT": ("30m", "approval.timeout", timedelta(minutes=30)),
+    "WATCH_APPROVAL_LOCKOUT_ATTEMPTS": ("10", "approval.lockout_attempts", 10),
+    "WATCH_APPROVAL_LOCKOUT_PERIOD": ("1h", "approval.lockout_period", timedelta(hours=1)),
     "WATCH_UPDATE_CONCURRENCY": ("4", "update.concurrency", 4),
     "WATCH_UPDATE_HEALTH_TIMEOUT": ("2m", "update.health_timeout", timedelta(minutes=2)),
     "WATCH_UPDATE_STABLE_SECONDS": ("5s", "update.stable_seconds", timedelta(seconds=5)),
@@ -608,6 +610,125 @@ def test_errors_name_key_env_and_value(
     message = config_error(tmp_path, text, monkeypatch, **env)
     for fragment in fragments:
         assert fragment in message, message
+
+
+# --- values refused that used to load -----------------------------------------------------
+
+CRON_ERRORS = [
+    # expression, fragment of the problem
+    ("banana", "1 field(s), not 5"),
+    ("", "0 field(s), not 5"),
+    ("@hourly", "1 field(s), not 5"),
+    ("0 4 * *", "4 field(s), not 5"),
+    ("0 0 4 * * *", "6 field(s), not 5"),
+    ("60 * * * *", "bad minute"),
+    ("*/0 * * * *", "bad minute"),
+    ("0 24 * * *", "bad hour"),
+    ("0 4 31 2 *", "bad day-of-month"),  # no February has one: it would never run
+    ("0 4 * 13 *", "bad month"),
+    ("0 4 * * 8", "bad day-of-week"),
+    ("0 4 LW * *", "Prefect's scheduler has no W"),
+    ("0 4 * * 5L", "nor <weekday>L"),
+]
+
+
+@pytest.mark.parametrize(("expression", "problem"), CRON_ERRORS)
+@pytest.mark.parametrize(
+    ("key", "env", "companions"),
+    [
+        ("scan.cron", "WATCH_SCAN_CRON", {}),
+        ("update.autoUpdateCron", "WATCH_UPDATE_CRON", {"WATCH_UPDATE_ENABLED": "true"}),
+    ],
+)
+def test_bad_cron_expressions_are_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    expression: str,
+    problem: str,
+    key: str,
+    env: str,
+    companions: dict[str, str],
+) -> None:
+    message = config_error(tmp_path, None, monkeypatch, **{env: expression}, **companions)
+    assert message.startswith(f"invalid configuration: {key} ({env}): ")
+    assert problem in message and f"(got {expression!r})" in message
+
+
+@pytest.mark.parametrize(
+    "expression", ["0 4 * * *", "*/5 * * * *", "0 4 * * mon-fri", "0 4 L * *", "0 4 * * 1#2"]
+)
+def test_cron_expressions_prefect_schedules_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expression: str
+) -> None:
+    settings = load(tmp_path, f"scan:\n  cron: '  {expression} '\n", monkeypatch)
+    assert settings.scan.cron == expression
+
+
+@pytest.mark.parametrize("raw", ["0s", "0", "1ms", "9.9s", "9s"])
+def test_scan_intervals_below_the_minimum_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    message = config_error(tmp_path, None, monkeypatch, WATCH_SCAN_INTERVAL=raw)
+    assert "scan.interval (WATCH_SCAN_INTERVAL): below the minimum scan interval of 10s" in message
+    assert f"(got {raw!r})" in message
+
+
+def test_the_minimum_scan_interval_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(tmp_path, None, monkeypatch, WATCH_SCAN_INTERVAL="10s")
+    assert settings.scan.interval == timedelta(seconds=10)
+
+
+WEAK_SECRETS = [
+    # secret, fragment of the problem
+    ("JBSWY3DPEHPK3PXP", "only 80 bits; at least 160"),
+    ("JBSWY3DPEHPK3PXPJBSWY3DP", "only 120 bits; at least 160"),
+    ("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJ", "33 characters do not decode"),
+    ("JBSWY3DP-HPK3PXPJBSWY3DPEHPK3PXP", "not base32"),
+    ("0123456789012345678901234567890123", "not base32"),
+    ("", "only 0 bits"),
+]
+
+
+@pytest.mark.parametrize(("secret", "problem"), WEAK_SECRETS)
+def test_weak_totp_secrets_are_refused_and_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str, problem: str
+) -> None:
+    from_env = config_error(tmp_path, None, monkeypatch, WATCH_TOTP_SECRET=secret)
+    assert "twofa.users.default.otpSecret (WATCH_TOTP_SECRET)" in from_env
+    from_file = config_error(
+        tmp_path, f"twofa:\n  users:\n    ops:\n      otpSecret: '{secret}'\n", monkeypatch
+    )
+    assert "twofa.users.ops.otpSecret" in from_file
+    for message in (from_env, from_file):
+        assert problem in message, message
+        if secret:
+            assert secret not in message and secret[:12] not in message
+
+
+def test_a_totp_secret_is_kept_as_authenticator_apps_take_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load(
+        tmp_path, None, monkeypatch, WATCH_TOTP_SECRET="jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"
+    )
+    secret = settings.twofa.users["default"].otp_secret.get_secret_value()
+    assert secret == "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.mark.parametrize("raw", ["0s", "-1m"])
+def test_lockout_period_must_be_positive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    message = config_error(tmp_path, None, monkeypatch, WATCH_APPROVAL_LOCKOUT_PERIOD=raw)
+    assert "approval.lockoutPeriod (WATCH_APPROVAL_LOCKOUT_PERIOD)" in message
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("scan:\n  concurrency: 3\n# caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value) == f"config file {path} is not UTF-8 text: byte 0xe9 on line 3"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
+from typing import Any
 
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
@@ -15,6 +17,7 @@ from pydantic import ConfigDict, Field, SecretStr
 
 from watchdocker.blocks import saved_blocks
 from watchdocker.config import Settings
+from watchdocker.lockout import LockoutRecordError, WrongCodes, count_wrong_code
 from watchdocker.totp import TotpError
 
 log = logging.getLogger(__name__)
@@ -68,20 +71,31 @@ def approver_secrets(settings: Settings, include_blocks: bool = True) -> dict[st
 
 
 VARIABLE_PREFIX = "watchdocker-totp-last-step-"
+LOCKOUT_VARIABLE_PREFIX = "watchdocker-totp-wrong-codes-"
 _NOT_IN_VARIABLE_NAMES = re.compile(r"[^a-z0-9_-]")
 _MAX_VARIABLE_NAME = 255  # prefect.types.names.MAX_VARIABLE_NAME_LENGTH
 
 
-def replay_variable_name(approver: str) -> str:
-    """The Prefect Variable of `approver`'s last accepted step. Variable names allow only
-    `[a-z0-9_-]`: other names are lowered and their other characters replaced, plus a hash of
-    the name as given, so that `Bob` and `bob` (or `a.b` and `a_b`) never share a guard."""
+def _variable_name(prefix: str, approver: str) -> str:
+    # Variable names allow only `[a-z0-9_-]`: other names are lowered and their other
+    # characters replaced, plus a hash of the name as given, so that `Bob` and `bob` (or `a.b`
+    # and `a_b`) never share a variable.
     safe = _NOT_IN_VARIABLE_NAMES.sub("_", approver.lower())
-    if safe == approver and len(VARIABLE_PREFIX) + len(safe) <= _MAX_VARIABLE_NAME:
-        return VARIABLE_PREFIX + safe
+    if safe == approver and len(prefix) + len(safe) <= _MAX_VARIABLE_NAME:
+        return prefix + safe
     digest = hashlib.sha256(approver.encode()).hexdigest()[:12]
-    room = _MAX_VARIABLE_NAME - len(VARIABLE_PREFIX) - len(digest) - 1
-    return f"{VARIABLE_PREFIX}{safe[:room]}-{digest}"
+    room = _MAX_VARIABLE_NAME - len(prefix) - len(digest) - 1
+    return f"{prefix}{safe[:room]}-{digest}"
+
+
+def replay_variable_name(approver: str) -> str:
+    """The Prefect Variable of `approver`'s last accepted step."""
+    return _variable_name(VARIABLE_PREFIX, approver)
+
+
+def lockout_variable_name(approver: str) -> str:
+    """The Prefect Variable of `approver`'s recent wrong codes and lock."""
+    return _variable_name(LOCKOUT_VARIABLE_PREFIX, approver)
 
 
 class ReplayGuard:
@@ -125,6 +139,52 @@ class ReplayGuard:
                 if recorded is not None and step <= recorded:
                     raise TotpError("code already used")
             client.update_variable(VariableUpdate(name=name, value=step))
+
+
+class WrongCodeLedger:
+    """Each approver's recent wrong codes and lock (`watchdocker.lockout`), kept in a Prefect
+    Variable so that every run, worker and CLI on the server counts against the same limit.
+    Like the replay guard it has no compare-and-set: two wrong codes in the same few
+    milliseconds may count as one."""
+
+    def __init__(self, attempts: int, period_seconds: float) -> None:
+        self.attempts = attempts
+        self.period = period_seconds
+
+    def _read(self, client: Any, approver: str) -> tuple[WrongCodes, bool]:
+        name = lockout_variable_name(approver)
+        variable = client.read_variable_by_name(name)
+        try:
+            return WrongCodes.from_json(variable.value if variable else None), variable is not None
+        except LockoutRecordError as exc:
+            # Fail closed, as the replay guard does: no code is accepted until it is fixed.
+            raise TotpError(f"Prefect variable {name} {exc}; fix or delete it") from None
+
+    def locked_until(self, approver: str, now: float | None = None) -> float | None:
+        """When `approver`'s lock ends, None when they are not locked."""
+        with get_client(sync_client=True) as client:
+            record, _ = self._read(client, approver)
+        return record.lock_end(time.time() if now is None else now)
+
+    def count(self, approver: str, now: float | None = None) -> float | None:
+        """Count a wrong code of `approver`; the end of the lock when this one locked them."""
+        from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+
+        now = time.time() if now is None else now
+        name = lockout_variable_name(approver)
+        with get_client(sync_client=True) as client:
+            record, exists = self._read(client, approver)
+            after = count_wrong_code(record, now, self.attempts, self.period)
+            if after == record:
+                return None  # counted already (a suspended run judging its answers again)
+            try:
+                if not exists:
+                    client.create_variable(VariableCreate(name=name, value=after.to_json()))
+            except ObjectAlreadyExists:
+                exists = True  # another process counted one meanwhile: this one overwrites
+            if exists:
+                client.update_variable(VariableUpdate(name=name, value=after.to_json()))
+        return after.locked_until if after.locked_since == now != record.locked_since else None
 
 
 def _as_step(name: str, value: object) -> int | None:

@@ -215,12 +215,15 @@ def approve(
         str, typer.Option("--code", help="the 6-digit code of your authenticator")
     ] = "",
     approver: Annotated[str, typer.Option("--approver", help="your name, as enrolled")] = "default",
-    reject: Annotated[bool, typer.Option("--reject", help="reject: nothing changes")] = False,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="reject with your code: nothing changes")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Answer an update run that waits for approval. Exit 1 when the code was refused."""
-    if not reject and not code:
-        raise fail("give --code CODE, or --reject", 2)
+    """Answer an update run that waits for approval: approve it, or reject it, with your code.
+    Exit 1 when the code was refused."""
+    if not code:
+        raise fail("give --code CODE: approving and rejecting both need your code", 2)
     settings = _settings(config)
 
     def answer() -> dict:
@@ -233,7 +236,7 @@ def approve(
 
     verdict = _with_api(settings, answer)
     print(f"{verdict['outcome'].replace('_', ' ')}: {verdict['reason']}")
-    if verdict["outcome"] == "wrong_code" or (verdict["outcome"] == "rejected" and not reject):
+    if verdict["outcome"] != ("rejected" if reject else "approved"):  # refused, or no effect
         raise typer.Exit(1)
 
 

@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import ArtifactSort
+from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from pydantic import BaseModel
 
@@ -90,7 +91,10 @@ def answer_approval(run_id: str, approver: str, code: str, reject: bool) -> dict
     except ValueError:
         raise NotWaiting(f"{run_id!r} is not a flow run id") from None
     with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run_id)
+        try:
+            run = client.read_flow_run(flow_run_id)
+        except ObjectNotFound:
+            raise NotWaiting(f"no flow run {run_id} on this Prefect server") from None
         state = run.state
         key = state.state_details.pause_key if state else None
         if not is_waiting_for_approval(state.type if state else None, key):

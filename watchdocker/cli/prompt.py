@@ -19,11 +19,13 @@ def _ask(run_id: str, attempt: int) -> None:
     console.print(f"[bold]approval needed[/] (attempt {attempt}); flow run {run_id}")
     try:
         approver = input("approver [default]: ").strip() or "default"
-        code = getpass.getpass("code (empty to reject): ").strip()
+        code = getpass.getpass("code: ").strip()
+        # A rejection needs the code too: else anyone at the form could block updates.
+        reject = input("approve or reject? [A/r]: ").strip().lower().startswith("r")
     except EOFError:
         return  # no terminal after all: the UI or `watch-docker approve` answers
     try:
-        verdict = answer_approval(run_id, approver, code, reject=not code)
+        verdict = answer_approval(run_id, approver, code, reject=reject)
     except NotWaiting as exc:
         console.print(str(exc))
         return

@@ -1,11 +1,13 @@
 """The approval gate of an update run: the run pauses with a form (the Prefect UI renders it;
-`watch-docker approve` answers it) until an approver's TOTP code is accepted, a reject, too many
-wrong codes, or the timeout. Holds no update slot while it waits."""
+`watch-docker approve` answers it) until an approver's TOTP code approves or rejects it, too many
+wrong codes, or the timeout. Wrong codes also count against the approver across runs
+(`WrongCodeLedger`). Holds no update slot while it waits."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -27,8 +29,9 @@ from watchdocker.approval import (
     plan_markdown,
 )
 from watchdocker.blocks.notifier import configured_notifier
-from watchdocker.blocks.totp import ReplayGuard, approver_secrets
+from watchdocker.blocks.totp import ReplayGuard, WrongCodeLedger, approver_secrets
 from watchdocker.config import Settings
+from watchdocker.lockout import clock_time
 from watchdocker.notify import Message
 from watchdocker.totp import TotpError
 from watchdocker.update_plan import PlannedUpdate
@@ -46,7 +49,9 @@ class ApprovalForm(RunInput):
     code: str = Field(
         default="", title="Code", description="the 6-digit code of your authenticator"
     )
-    approve: bool = Field(default=True, title="Approve", description="untick to reject")
+    approve: bool = Field(
+        default=True, title="Approve", description="untick to reject (with your code too)"
+    )
     containers: list[str] = Field(
         default_factory=list, title="Containers", description="only these (empty: all listed)"
     )
@@ -112,6 +117,28 @@ def _submitted_at(key: str) -> float | None:
     return found[0].created.timestamp() if found and found[0].created else None
 
 
+def _attempts_left(left: int) -> str:
+    # The answer to the last allowed wrong code says what became of the run.
+    if left == 0:
+        return "that was the last attempt: the update run is rejected"
+    return f"{left} attempt{'s' if left > 1 else ''} left"
+
+
+def _count_wrong_code(
+    settings: Settings, ledger: WrongCodeLedger, approver: str, now: float, url: str
+) -> None:
+    """Count it against the approver; when that locks them, say so in the log and notify."""
+    until = ledger.count(approver, now)
+    if until is None:
+        return
+    message = (
+        f"{approver} gave {ledger.attempts} wrong codes within {ledger.period:g}s: locked "
+        f"until {clock_time(until)}; until then even their right code is refused. {url}"
+    )
+    get_run_logger().warning(message)
+    _tell(settings, "watch-docker: approver locked", message, "warning")
+
+
 def request_approval(planned: list[PlannedUpdate], settings: Settings) -> ApprovalDecision:
     logger = get_run_logger()
     secrets = approver_secrets(settings)
@@ -142,6 +169,9 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             "warning",
         )
     guard = ReplayGuard()
+    ledger = WrongCodeLedger(
+        settings.approval.lockout_attempts, settings.approval.lockout_period.total_seconds()
+    )
     answers: list[dict[str, str]] = []
     attempts = settings.approval.max_attempts
     timeout = int(settings.approval.timeout.total_seconds())
@@ -157,13 +187,20 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             decision = ApprovalDecision(False, f"no answer within {timeout}s")
             break
         answer = Answer(given.approver, given.code, given.approve, given.containers or None)
-        verdict = judge_answer(answer, secrets, guard.last_step, at=submitted_at)
-        if verdict.outcome == "approved":
+        who = answer.approver.strip()
+        now = submitted_at or time.time()
+        locked_until = partial(ledger.locked_until, now=now)
+        verdict = judge_answer(answer, secrets, guard.last_step, locked_until, at=now)
+        if verdict.step is not None:
             try:
-                assert verdict.step is not None
-                guard.record(answer.approver.strip(), verdict.step)
+                guard.record(who, verdict.step)
             except TotpError as exc:  # another run took the same code a moment before
-                verdict = Verdict("wrong_code", f"{exc} for {answer.approver.strip()}")
+                verdict = Verdict("wrong_code", f"{exc} for {who}")
+        if verdict.guessed:
+            _count_wrong_code(settings, ledger, who, now, url)
+        if verdict.refused:
+            left = attempts - attempt
+            verdict = replace(verdict, reason=f"{verdict.reason}; {_attempts_left(left)}")
         answers.append(
             {
                 "attempt": str(attempt),
