@@ -136,7 +136,8 @@ def test_plan_check_full_image_id_is_skipped(image: str) -> None:
 NEEDS_REGISTRY = [
     ("nginx:latest", {}, {}),
     ("nginx", {}, {}),
-    ("nginx:v1.2.3", {}, {}),
+    ("nginx:v1.2", {}, {}),
+    ("nginx:v1.2.3", {}, {"skipSemverPinned": False}),
     ("nginx:1.2.3", {"labels": FORCE}, {}),
     (f"nginx:1.25@{LOCAL}", {"labels": FORCE}, {}),
     (f"nginx:1.25@{LOCAL}", {}, {"skipPinnedDigest": False}),
