@@ -8,10 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pyotp
 import pytest
-from conftest import _free_port, finished_run, run_deployment, start_serve, stop_serve, wait_for
+from conftest import (
+    _free_port,
+    api_request,
+    finished_run,
+    run_deployment,
+    start_serve,
+    stop_serve,
+    wait_for,
+)
 
 import testbed as tb
 
@@ -35,7 +42,7 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
         run_id = run_deployment(api, "update", parameters)
 
         def suspended() -> bool:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
+            state = api_request(api, "GET", f"/flow_runs/{run_id}").json()["state"]
             return state["type"] == "PAUSED" and state["name"] == "Suspended"
 
         wait_for(suspended, timeout=180)
