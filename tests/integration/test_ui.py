@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -93,20 +92,20 @@ class DevTools:
             if answer.get("id") == self.sent:
                 return answer.get("result", {})
 
-    def wait_for_location(self, session: str, wanted: Callable[[str], bool]) -> str:
+    def wait_until(self, session: str, condition: str) -> None:
+        """Until the JavaScript expression `condition` is true on the page."""
         deadline = time.monotonic() + BROWSER_TIMEOUT
-        while True:
-            location = self.call("Runtime.evaluate", session, expression="location.href")
-            if wanted(url := location["result"]["value"]):
-                return url
-            assert time.monotonic() < deadline, f"the UI stayed at {url}"
+        while not self.call("Runtime.evaluate", session, expression=condition)["result"].get(
+            "value"
+        ):
+            assert time.monotonic() < deadline, f"never true: {condition}"
             time.sleep(0.25)
 
 
 def log_in(chromium: str, ui: str, credential: str, profile: Path) -> str:
     """Opens `ui`/deployments, which sends the browser to the login form; types `credential`
     there and presses Enter, as a user pastes the credential file. The profile keeps the login
-    for later browse() calls. Returns the address the UI first showed."""
+    for later browse() calls. Returns the path of the page that asked for it."""
     process = subprocess.Popen(
         [chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0"],
         stdout=subprocess.DEVNULL,
@@ -121,15 +120,17 @@ def log_in(chromium: str, ui: str, credential: str, profile: Path) -> str:
             tools = DevTools(connection)
             target = tools.call("Target.createTarget", url=f"{ui}/deployments")["targetId"]
             page = tools.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-            first = tools.wait_for_location(page, lambda url: "/login" in url)
-            tools.call("Input.insertText", page, text=credential)  # the field has the focus
+            # The app sends the browser to its login form, and focuses its password field.
+            tools.wait_until(page, "document.activeElement.type === 'password'")
+            first = tools.call("Runtime.evaluate", page, expression="location.pathname")
+            tools.call("Input.insertText", page, text=credential)
             for kind in ("keyDown", "keyUp"):
                 enter = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}
                 tools.call("Input.dispatchKeyEvent", page, type=kind, text="\r", **enter)
-            tools.wait_for_location(page, lambda url: url.endswith("/deployments"))
+            tools.wait_until(page, "location.pathname === '/deployments'")
             tools.call("Browser.close")  # and the profile is written
         process.wait(BROWSER_TIMEOUT)
-        return first
+        return first["result"]["value"]
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -177,7 +178,7 @@ def test_the_served_ui_shows_the_scan_table(served, chromium, tmp_path: Path):
     container = tb.current_container("ui")
     profile = tmp_path / "profile"
     credential = (_SERVE_HOMES[api] / CREDENTIAL_FILE).read_text().strip()
-    assert "/login" in log_in(chromium, ui, credential, profile)  # no way in without it
+    assert log_in(chromium, ui, credential, profile) == "/login"  # no way in without it
     try:
         run_id = run_deployment(api, "scan")
         state = finished_run(api, run_id)
