@@ -95,9 +95,10 @@ class DevTools:
     def wait_until(self, session: str, condition: str) -> None:
         """Until the JavaScript expression `condition` is true on the page."""
         deadline = time.monotonic() + BROWSER_TIMEOUT
-        while not self.call("Runtime.evaluate", session, expression=condition)["result"].get(
-            "value"
-        ):
+        while True:
+            answer = self.call("Runtime.evaluate", session, expression=condition)
+            if answer["result"].get("value"):
+                return
             assert time.monotonic() < deadline, f"never true: {condition}"
             time.sleep(0.25)
 
