@@ -82,15 +82,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-_SERVE_HOMES: dict[str, Path] = {}  # the API of each `serve` start_serve ran -> its Prefect home
+SERVE_HOMES: dict[str, Path] = {}  # the API of each `serve` start_serve ran -> its Prefect home
 
 
 def api_auth(api: str) -> dict[str, str]:
     """The Authorization header `api` requires: the credential of the `serve` that runs it,
     else this session's (tests/conftest.py)."""
     credential = os.environ["PREFECT_API_AUTH_STRING"]
-    if api in _SERVE_HOMES:
-        path = _SERVE_HOMES[api] / CREDENTIAL_FILE
+    if api in SERVE_HOMES:
+        path = SERVE_HOMES[api] / CREDENTIAL_FILE
         credential = path.read_text().strip() if path.exists() else ""
     return auth_headers(credential)
 
@@ -108,7 +108,7 @@ def start_serve(folder: Path, config: Path, port: int) -> tuple[str, subprocess.
     env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
     env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(folder / "state"))
     api = f"http://127.0.0.1:{port}/api"
-    _SERVE_HOMES[api] = folder / "state" / "prefect"
+    SERVE_HOMES[api] = folder / "state" / "prefect"
     process = subprocess.Popen(
         [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
         stdout=(folder / "out.log").open("a"),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _SERVE_HOMES, _free_port, api_request, wait_for
+from conftest import SERVE_HOMES, _free_port, api_request, wait_for
 
 import testbed as tb
 from watchdocker.prefect_env import CREDENTIAL_FILE, auth_headers
@@ -68,7 +68,7 @@ def answers(port: int) -> bool:
 @pytest.fixture(scope="module")
 def serve_home(served: tuple[str, subprocess.Popen]) -> Path:
     api, _ = served
-    return _SERVE_HOMES[api]
+    return SERVE_HOMES[api]
 
 
 # --- what the served API lets through ----------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _SERVE_HOMES, REPO_ROOT, finished_run, run_artifact, run_deployment
+from conftest import REPO_ROOT, SERVE_HOMES, finished_run, run_artifact, run_deployment
 from websockets.sync.client import ClientConnection, connect
 
 import testbed as tb
@@ -178,7 +178,7 @@ def test_the_served_ui_shows_the_scan_table(served, chromium, tmp_path: Path):
     ui = api.removesuffix("/api")
     container = tb.current_container("ui")
     profile = tmp_path / "profile"
-    credential = (_SERVE_HOMES[api] / CREDENTIAL_FILE).read_text().strip()
+    credential = (SERVE_HOMES[api] / CREDENTIAL_FILE).read_text().strip()
     assert log_in(chromium, ui, credential, profile) == "/login"  # no way in without it
     try:
         run_id = run_deployment(api, "scan")
