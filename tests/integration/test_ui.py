@@ -110,14 +110,17 @@ def log_in(chromium: str, ui: str, credential: str, profile: Path) -> str:
     process = subprocess.Popen(
         [chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        assert process.stderr is not None
-        address = next(m[1] for line in process.stderr if (m := re.search(r"(ws://\S+)", line)))
-        with connect(address, max_size=None) as connection:
+        # Chromium writes the port it chose and the browser's path there.
+        active = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + BROWSER_TIMEOUT
+        while len(lines := active.read_text().split() if active.exists() else []) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, "no DevTools port"
+            time.sleep(0.1)
+        with connect(f"ws://127.0.0.1:{lines[0]}{lines[1]}", max_size=None) as connection:
             tools = DevTools(connection)
             target = tools.call("Target.createTarget", url=f"{ui}/deployments")["targetId"]
             page = tools.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
