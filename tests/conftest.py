@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from pathlib import Path
+
+from watchdocker.prefect_env import api_credential
 
 
 def _free_port() -> int:
@@ -19,6 +22,9 @@ _PORT = _free_port()
 os.environ["PREFECT_HOME"] = _HOME
 os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PORT}/api"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# The session's server (tests/integration/conftest.py) requires its home's credential, as
+# `serve` does; the tests and the commands they start use it.
+os.environ["PREFECT_API_AUTH_STRING"] = api_credential(Path(_HOME))
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
 # A developer's own settings must not leak into the tests.

@@ -1,13 +1,18 @@
 """The embedded default: Prefect's home, database and result storage under the state directory,
-and a local Prefect server (SQLite) when no PREFECT_API_URL is given.
+and a local Prefect server (SQLite) when no PREFECT_API_URL is given, protected by Prefect's
+server auth with a credential kept in that home (mode 0600).
 
 Prefect reads its settings when it is imported, so `prepare_environment` runs before any
 Prefect import in the command line."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -17,22 +22,77 @@ from pathlib import Path
 import httpx
 
 from watchdocker.config import Settings
+from watchdocker.server_guard import (
+    MUTEX_FILE,
+    SERVER_FILE,
+    USERS_FILE,
+    hold_shared,
+    locked,
+    nobody_uses,
+)
 
 SERVER_START_TIMEOUT = 90.0
+CREDENTIAL_FILE = "api-auth-string"
 
 
 class ServerUnavailable(Exception):
-    """The local Prefect server could not be started or reached."""
+    """The Prefect API could not be started or reached."""
 
 
 def prefect_home(settings: Settings) -> Path:
     return Path(os.environ.get("PREFECT_HOME") or settings.state_dir / "prefect")
 
 
-def prepare_environment(settings: Settings, *, console_level: str = "CRITICAL") -> None:
-    """Defaults for Prefect in this process and its children; what the user set wins."""
+def credential_path(settings: Settings) -> Path:
+    return prefect_home(settings) / CREDENTIAL_FILE
+
+
+def secure_state(settings: Settings) -> Path:
+    """The state directory and Prefect's home made (0700), with the files directly in the home
+    (database, credential, logs) 0600, also those an older version left wider; the home."""
     home = prefect_home(settings)
-    home.mkdir(parents=True, exist_ok=True)
+    for folder in (settings.state_dir, home):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # a folder someone else gave us: theirs
+            folder.chmod(0o700)
+    for item in home.iterdir():
+        if item.is_file():
+            with contextlib.suppress(PermissionError, FileNotFoundError):
+                item.chmod(0o600)
+    return home
+
+
+def api_credential(home: Path) -> str:
+    """The local server's auth string (`watchdocker:<random>`, the user:password form the UI's
+    login asks for), made once and kept in `home` with mode 0600."""
+    path = home / CREDENTIAL_FILE
+    if not path.exists():
+        draft = home / f".{CREDENTIAL_FILE}.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"watchdocker:{secrets.token_urlsafe(32)}\n")
+        try:
+            os.link(draft, path)  # atomic: of two first commands at once, one credential wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def auth_headers(auth_string: str | None) -> dict[str, str]:
+    """The header Prefect's server auth expects (HTTP Basic of the whole auth string)."""
+    if not auth_string:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(auth_string.encode()).decode()}
+
+
+def prepare_environment(settings: Settings, *, console_level: str = "CRITICAL") -> None:
+    """Defaults for Prefect in this process and its children; what the user set wins, except
+    the credential of the local server, which is this state directory's own."""
+    # What this process and its flow runs write (results, journal) is the user's alone.
+    os.umask(0o077)
+    home = secure_state(settings)
     defaults = {
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -43,10 +103,20 @@ def prepare_environment(settings: Settings, *, console_level: str = "CRITICAL") 
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
+    if not os.environ.get("PREFECT_API_URL"):
+        # Inherited by the flow-run subprocesses `serve` starts.
+        os.environ["PREFECT_API_AUTH_STRING"] = api_credential(home)
 
 
 def local_api_url(settings: Settings) -> str:
     return f"http://{settings.server.host}:{settings.server.port}/api"
+
+
+def ui_login_hint(settings: Settings, api_url: str) -> str:
+    """How to log in to the local server's UI: where the credential is, never its value."""
+    if api_url != local_api_url(settings):
+        return ""
+    return f" (log in with the contents of {credential_path(settings)})"
 
 
 def api_is_healthy(api_url: str, timeout: float = 2.0) -> bool:
@@ -56,11 +126,35 @@ def api_is_healthy(api_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _api_status(api_url: str, auth_string: str | None, timeout: float = 5.0) -> int:
+    """The status of an authenticated request (health is open to anyone)."""
+    url = f"{api_url.rstrip('/')}/admin/version"
+    return httpx.get(url, headers=auth_headers(auth_string), timeout=timeout).status_code
+
+
+def check_api(api_url: str, auth_string: str | None) -> None:
+    """Raises ServerUnavailable, in one line, when the API cannot be reached or refuses us."""
+    try:
+        status = _api_status(api_url, auth_string)
+    except httpx.HTTPError as exc:
+        raise ServerUnavailable(
+            f"cannot reach the Prefect API at {api_url} ({type(exc).__name__}: {exc}); "
+            "check PREFECT_API_URL and that the server runs"
+        ) from None
+    if status in (401, 403):
+        raise ServerUnavailable(
+            f"the Prefect API at {api_url} refused the credential ({status}): set "
+            "PREFECT_API_AUTH_STRING to the server's auth string"
+        )
+
+
 def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
-    """`prefect server start` on server.addr with SQLite under the state directory."""
-    home = prefect_home(settings)
-    home.mkdir(parents=True, exist_ok=True)
+    """`prefect server start` on server.addr with SQLite under the state directory, requiring
+    the state directory's credential, under a guard (watchdocker.server_guard) that ends it
+    with the calling process. Returns the guard: stop_process ends both."""
+    home = secure_state(settings)
     log_path = log_file or home / "server.log"
+    credential = api_credential(home)
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
@@ -68,21 +162,28 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         # The UI finds its API from these, not from --host/--port (else it asks port 4200).
         "PREFECT_SERVER_API_HOST": settings.server.host,
         "PREFECT_SERVER_API_PORT": str(settings.server.port),
+        "PREFECT_SERVER_API_AUTH_STRING": credential,
+        "PREFECT_API_AUTH_STRING": credential,
     }
     env.pop("PREFECT_API_URL", None)
     command = [
+        sys.executable, "-m", "watchdocker.server_guard", str(home), "--",
         sys.executable, "-m", "prefect", "server", "start",
         "--host", settings.server.host, "--port", str(settings.server.port),
     ]  # fmt: skip
-    with open(log_path, "ab") as log:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = local_api_url(settings)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
-        if api_is_healthy(url, timeout=1.0):
-            return process
+        with contextlib.suppress(httpx.HTTPError):
+            if _api_status(url, credential, timeout=1.0) == 200:
+                record = json.dumps({"url": url, "pid": process.pid})
+                (home / SERVER_FILE).write_text(record)
+                return process
         if process.poll() is not None:
             raise ServerUnavailable(
                 f"the local Prefect server exited with code {process.returncode}; see {log_path}"
@@ -92,7 +193,7 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     raise ServerUnavailable(f"the local Prefect server did not answer at {url}; see {log_path}")
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
     if process.poll() is not None:
         return
     process.terminate()
@@ -103,33 +204,98 @@ def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
         process.wait()
 
 
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    return True
+
+
+def _runs_here(home: Path, url: str) -> bool:
+    """Whether the server at `url` is this home's: recorded here by the command that started
+    it, its guard alive, and it accepts this home's credential (a server whose home is gone
+    has another)."""
+    try:
+        record = json.loads((home / SERVER_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("url") != url or not _alive(record.get("pid")):
+        return False
+    try:
+        return _api_status(url, api_credential(home)) == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _refuse_what_holds_the_port(settings: Settings, home: Path) -> None:
+    url = local_api_url(settings)
+    change = "stop it, or set server.addr (WATCH_SERVER_ADDR) to a free port"
+    if api_is_healthy(url):
+        raise ServerUnavailable(
+            f"a Prefect server that is not this state directory's ({home}) answers at {url}: "
+            + change
+        )
+    with contextlib.suppress(OSError):
+        socket.create_connection((settings.server.host, settings.server.port), timeout=1).close()
+        raise ServerUnavailable(f"something else listens on {settings.server.addr}: {change}")
+
+
 @contextlib.contextmanager
 def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
-    """The API to run flows against: PREFECT_API_URL, else the local server when it runs
-    (`watch-docker serve`), else a local server started for the duration of the block."""
+    """The API to run flows against (after `prepare_environment`): PREFECT_API_URL, else the
+    local server of this state directory when it runs (`watch-docker serve`, or another
+    command's), else a local server started for the duration of the block."""
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
+        check_api(configured, os.environ.get("PREFECT_API_AUTH_STRING"))
         yield configured
         return
+    home = secure_state(settings)
     url = local_api_url(settings)
-    if api_is_healthy(url):
-        os.environ["PREFECT_API_URL"] = url
-        yield url
-        return
-    if notice:
-        print(
-            f"starting a local Prefect server at {url} for this command "
-            "(`watch-docker serve` keeps one running)",
-            file=sys.stderr,
-        )
-    process = start_local_server(settings)
+    started: subprocess.Popen | None = None
+    users: int | None = None
+    # Serialised with other commands of this home: one starts the server, the others adopt it.
+    with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT + 30) as mine:
+        if not mine:
+            raise ServerUnavailable(
+                f"another watch-docker command has been starting the local Prefect server at "
+                f"{url} for too long; see {home / 'server.log'}"
+            )
+        if _runs_here(home, url):
+            users = hold_shared(home / USERS_FILE)
+        else:
+            _refuse_what_holds_the_port(settings, home)
+            if notice:
+                print(
+                    f"starting a local Prefect server at {url} for this command "
+                    "(`watch-docker serve` keeps one running)",
+                    file=sys.stderr,
+                )
+            started = start_local_server(settings)
     os.environ["PREFECT_API_URL"] = url
     try:
         yield url
     finally:
         drain_prefect_workers()
         os.environ.pop("PREFECT_API_URL", None)
-        stop_process(process)
+        if users is not None:
+            os.close(users)
+        if started is not None:
+            _stop_unless_used(home, started)
+
+
+def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
+    """Stops the server this command started, unless another command adopted it: then its
+    guard stops it once this process is gone and the last user is done."""
+    with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT) as mine:
+        if mine and nobody_uses(home):
+            stop_process(guard)
+            (home / SERVER_FILE).unlink(missing_ok=True)
 
 
 def drain_prefect_workers(timeout: float = 10.0) -> None:

@@ -18,6 +18,7 @@ import yaml
 
 import testbed as tb
 from watchdocker.config import ServerConfig, Settings
+from watchdocker.prefect_env import CREDENTIAL_FILE, auth_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,18 +82,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVE_HOMES: dict[str, Path] = {}  # the API of each `serve` start_serve ran -> its Prefect home
+
+
+def api_auth(api: str) -> dict[str, str]:
+    """The Authorization header `api` requires: the credential of the `serve` that runs it,
+    else this session's (tests/conftest.py)."""
+    credential = os.environ["PREFECT_API_AUTH_STRING"]
+    if api in SERVE_HOMES:
+        path = SERVE_HOMES[api] / CREDENTIAL_FILE
+        credential = path.read_text().strip() if path.exists() else ""
+    return auth_headers(credential)
+
+
+def api_request(api: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A REST call to the Prefect API `api` (e.g. `api_request(api, "GET", "/flow_runs/ID")`),
+    with its credential."""
+    kwargs.setdefault("timeout", 10)
+    return httpx.request(method, f"{api}{path}", headers=api_auth(api), **kwargs)
+
+
 def start_serve(folder: Path, config: Path, port: int) -> tuple[str, subprocess.Popen]:
     """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server),
     once its deployments are registered."""
     env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
     env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(folder / "state"))
+    api = f"http://127.0.0.1:{port}/api"
+    SERVE_HOMES[api] = folder / "state" / "prefect"
     process = subprocess.Popen(
         [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
         stdout=(folder / "out.log").open("a"),
         stderr=(folder / "err.log").open("a"),
         env=env,
     )
-    api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
     while len(deployments(api)) < 2:
         assert process.poll() is None, (folder / "err.log").read_text()
@@ -127,7 +149,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subp
 
 def deployments(api: str) -> dict[str, dict]:
     try:
-        answer = httpx.post(f"{api}/deployments/filter", json={}, timeout=5)
+        answer = api_request(api, "POST", "/deployments/filter", json={}, timeout=5)
     except httpx.HTTPError:
         return {}
     return {d["name"]: d for d in answer.json()} if answer.status_code == 200 else {}
@@ -144,10 +166,11 @@ def wait_for(check: Callable[[], object], timeout: float = 120) -> object:
 def run_deployment(api: str, name: str, parameters: dict | None = None) -> str:
     """A flow run of the served deployment `name`, created through the REST API; its id."""
     deployment = deployments(api)[name]
-    run = httpx.post(
-        f"{api}/deployments/{deployment['id']}/create_flow_run",
+    run = api_request(
+        api,
+        "POST",
+        f"/deployments/{deployment['id']}/create_flow_run",
         json={"parameters": parameters or {}},
-        timeout=10,
     )
     return run.json()["id"]
 
@@ -156,15 +179,17 @@ def finished_run(api: str, run_id: str, timeout: float = 180) -> dict:
     """The flow run once it is completed, failed or crashed."""
 
     def finished() -> dict | None:
-        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
+        run = api_request(api, "GET", f"/flow_runs/{run_id}", timeout=5).json()
         return run if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED") else None
 
     return wait_for(finished, timeout)  # type: ignore[return-value]
 
 
 def run_artifact(api: str, run_id: str, key: str) -> dict:
-    artifacts = httpx.post(
-        f"{api}/artifacts/filter",
+    artifacts = api_request(
+        api,
+        "POST",
+        "/artifacts/filter",
         json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
         timeout=5,
     ).json()

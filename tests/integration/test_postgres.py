@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,13 +22,17 @@ import pytest
 import yaml
 
 import testbed as tb
-from watchdocker.prefect_env import stop_process
+from watchdocker.prefect_env import auth_headers, stop_process
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DSN = "postgresql://prefect:prefect@127.0.0.1:5110/prefect"  # testbed/postgres.sh
 POOL = "watchdocker"
+# The server's auth string (PREFECT_SERVER_API_AUTH_STRING); workers and the CLI give it as
+# PREFECT_API_AUTH_STRING, and these tests' REST calls as the header it makes.
+AUTH_STRING = f"fleet:{secrets.token_urlsafe(24)}"
+AUTH = auth_headers(AUTH_STRING)
 
 
 def _free_port() -> int:
@@ -103,7 +108,9 @@ def server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     port = _free_port()
     log = tmp / "server.log"
     env = _clean_env(
-        PREFECT_HOME=str(tmp / "home"), PREFECT_SERVER_DATABASE_CONNECTION_URL=database
+        PREFECT_HOME=str(tmp / "home"),
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=database,
+        PREFECT_SERVER_API_AUTH_STRING=AUTH_STRING,
     )
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -131,10 +138,14 @@ def _healthy(api: str) -> bool:
 @pytest.fixture(scope="module")
 def deployed(server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """`prefect work-pool create` and `prefect deploy --all` (the repo's prefect.yaml)."""
-    env = _clean_env(PREFECT_HOME=str(tmp_path_factory.mktemp("pg-cli")), PREFECT_API_URL=server)
+    env = _clean_env(
+        PREFECT_HOME=str(tmp_path_factory.mktemp("pg-cli")),
+        PREFECT_API_URL=server,
+        PREFECT_API_AUTH_STRING=AUTH_STRING,
+    )
     _prefect("work-pool", "create", POOL, "--type", "process", env=env, cwd=REPO_ROOT)
     _prefect("--no-prompt", "deploy", "--all", env=env, cwd=REPO_ROOT)
-    found = httpx.post(f"{server}/deployments/filter", json={}, timeout=10).json()
+    found = httpx.post(f"{server}/deployments/filter", json={}, headers=AUTH, timeout=10).json()
     return {d["name"]: d for d in found}
 
 
@@ -146,6 +157,7 @@ class Worker:
         self.log = tmp / f"worker-{name}.log"
         env = _clean_env(
             PREFECT_API_URL=api,
+            PREFECT_API_AUTH_STRING=AUTH_STRING,
             PREFECT_HOME=str(tmp / f"home-{name}"),
             PREFECT_LOCAL_STORAGE_PATH=str(storage),
             PREFECT_WORKER_QUERY_SECONDS="1",
@@ -170,11 +182,13 @@ class Worker:
 
 def _run_scan(api: str, deployment_id: str, worker: Worker) -> dict[str, Any]:
     """Triggers scan/scan through the REST API; the worker's run, when it has finished."""
-    answer = httpx.post(f"{api}/deployments/{deployment_id}/create_flow_run", json={}, timeout=10)
+    answer = httpx.post(
+        f"{api}/deployments/{deployment_id}/create_flow_run", json={}, headers=AUTH, timeout=10
+    )
     run_id = answer.json()["id"]
     deadline = time.monotonic() + 180
     while True:
-        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+        run = httpx.get(f"{api}/flow_runs/{run_id}", headers=AUTH, timeout=10).json()
         if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             break
         assert worker.process.poll() is None, f"the worker exited:\n{worker.tail()}"
@@ -188,6 +202,7 @@ def _scan_table(api: str, run_id: str) -> str:
     artifacts = httpx.post(
         f"{api}/artifacts/filter",
         json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
+        headers=AUTH,
         timeout=10,
     ).json()
     [table] = [a for a in artifacts if a["key"] == "watchdocker-scan"]
@@ -201,6 +216,13 @@ def test_deploy_all_registers_the_deployments_of_prefect_yaml(deployed):
         found = deployed[spec["name"]]
         assert found["entrypoint"] == spec["entrypoint"]  # a module path: nothing to copy
         assert found["work_pool_name"] == POOL
+
+
+def test_the_server_refuses_calls_without_its_auth_string(server: str):
+    body = {"include_secrets": True}
+    assert httpx.post(f"{server}/block_documents/filter", json=body, timeout=10).status_code == 401
+    allowed = httpx.post(f"{server}/block_documents/filter", json=body, headers=AUTH, timeout=10)
+    assert allowed.status_code == 200
 
 
 def test_workers_need_no_copy_of_the_deploying_directory(deployed):

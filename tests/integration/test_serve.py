@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import deployments, finished_run, run_artifact, run_deployment
+from conftest import api_request, deployments, finished_run, run_artifact, run_deployment
 
 import testbed as tb
 
@@ -31,7 +31,7 @@ def test_deployments_and_their_schedules(served):
 def test_blocks_are_registered_for_the_ui(served):
     api, _ = served
     for slug in ("docker-registry-credentials", "apprise-notifier", "docker-host"):
-        assert httpx.get(f"{api}/block_types/slug/{slug}", timeout=5).status_code == 200
+        assert api_request(api, "GET", f"/block_types/slug/{slug}").status_code == 200
 
 
 def test_a_triggered_scan_runs_and_publishes_its_table(served):

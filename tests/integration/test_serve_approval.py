@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pyotp
 import pytest
 from conftest import (
     _free_port,
+    api_request,
     finished_run,
     run_deployment,
     start_serve,
@@ -45,7 +45,7 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
         run_id = run_deployment(api, "update", parameters)
 
         def suspended() -> bool:
-            state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
+            state = api_request(api, "GET", f"/flow_runs/{run_id}").json()["state"]
             return state["type"] == "PAUSED" and state["name"] == "Suspended"
 
         wait_for(suspended, timeout=180)
@@ -77,7 +77,7 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
         assert image == v2 != v1
         # Each start from the top judged the wrong code again; it counts once for the lockout.
         name = lockout_variable_name(approver)
-        ledger = httpx.get(f"{api}/variables/name/{name}", timeout=5).json()["value"]
+        ledger = api_request(api, "GET", f"/variables/name/{name}").json()["value"]
         assert len(ledger["wrong_codes_at"]) == 1 and ledger["locked_until"] is None, ledger
     finally:
         stop_serve(serve)

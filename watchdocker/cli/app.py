@@ -279,14 +279,20 @@ def serve(config: ConfigOption = None) -> None:
     """The main job: serve the scan, update and auto-update deployments on their schedules,
     with a local Prefect server and UI unless PREFECT_API_URL names one. Ctrl-C stops it."""
     settings = _settings(config)
-    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+    from watchdocker.prefect_env import (
+        ServerUnavailable,
+        prefect_api,
+        prepare_environment,
+        ui_login_hint,
+    )
 
     prepare_environment(settings, console_level="INFO")
     try:
         with prefect_api(settings, notice=False) as api_url:
             from watchdocker.serving import serve_deployments
 
-            print(f"watch-docker: Prefect UI at {api_url.removesuffix('/api')}", flush=True)
+            ui = api_url.removesuffix("/api")
+            print(f"watch-docker: Prefect UI at {ui}{ui_login_hint(settings, api_url)}", flush=True)
             serve_deployments(settings, str(config) if config else None)
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
