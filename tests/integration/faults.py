@@ -154,10 +154,17 @@ def dead_address() -> str:
 
 def container_on(address: str, suffix: str) -> str:
     """A running container `wdt-<RUN_ID>-<suffix>` of the base image tagged for the registry at
-    `address` (repository `wdt-<RUN_ID>/<suffix>`), forced to be checked although that
-    registry never held it. Returns its name."""
+    `address` (repository `wdt-<RUN_ID>/<suffix>`). Returns its name.
+
+    That registry never held the image, so it is a local build to a scan: only a scan with
+    `LOCAL_BUILDS_CHECKED` asks for it. A `watchdocker.force` label would instead make every
+    scan on this engine ask, other sessions' included, and spoil the request counts."""
     ref = f"{address}/wdt-{tb.RUN_ID}/{suffix}:latest"
     tb.docker_cli("tag", tb.BASE_IMAGE, ref)
     name = f"wdt-{tb.RUN_ID}-{suffix}"
-    tb.run_container(ref, "sleep", "3600", name=name, labels={"watchdocker.force": "true"})
+    tb.run_container(ref, "sleep", "3600", name=name)
     return name
+
+
+# The scan setting under which containers of `container_on` are checked.
+LOCAL_BUILDS_CHECKED = {"skipLocalBuild": False}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faults import container_on, faulty_registry
+from faults import LOCAL_BUILDS_CHECKED, container_on, faulty_registry
 
 import testbed as tb
 from watchdocker.container_status import ContainerStatus
@@ -84,6 +84,7 @@ def test_a_scan_on_a_hanging_or_dripping_registry_ends_within_its_bound(
     with faulty_registry(mode, drip_every=0.5) as registry:
         stuck = containers_on(registry.address, mode, 6)
         config = write_config(
+            policy=LOCAL_BUILDS_CHECKED,
             scan={"cacheTTL": "0s", "concurrency": concurrency},
             registry={"timeout": f"{timeout:g}s", "retries": retries},
         )
@@ -105,6 +106,7 @@ def test_scan_timeout_bounds_the_whole_scan(write_config: Callable[..., Path]):
     with faulty_registry("hang", manifests_only=True) as registry:
         stuck = containers_on(registry.address, "slowscan", 6)
         config = write_config(
+            policy=LOCAL_BUILDS_CHECKED,
             scan={"cacheTTL": "0s", "concurrency": 2, "timeout": f"{scan_timeout:g}s"},
             registry={"timeout": "5s", "retries": 3},
         )
@@ -122,13 +124,14 @@ def test_a_reference_is_asked_once_per_scan(write_config: Callable[..., Path]):
     with faulty_registry("garbage", delay=0.6) as registry:
         containers_on(registry.address, "once", 4)
         config = write_config(
+            policy=LOCAL_BUILDS_CHECKED,
             scan={"cacheTTL": "10m", "errorTTL": "500ms", "concurrency": 2},
         )
         for scans in (1, 2):
             statuses, _ = timed_scan(config, give_up=120)
             assert [s.status for n, s in statuses.items() if "-once-" in n] == ["error"] * 4
             heads = Counter(path for method, path, _ in registry.requests if method == "HEAD")
-            assert len(heads) == 4 and set(heads.values()) == {scans}, heads
+            assert len(heads) == 4 and set(heads.values()) == {scans}, registry.requests
 
 
 @flows
@@ -140,6 +143,7 @@ def test_an_update_is_not_held_by_a_hanging_registry(write_config: Callable[...,
     with faulty_registry("hang") as registry:
         container_on(registry.address, "hung-neighbour")
         config = write_config(
+            policy=LOCAL_BUILDS_CHECKED,
             scan={"cacheTTL": "0s"},
             registry={"timeout": f"{timeout:g}s", "retries": retries},
             update={"stableSeconds": "1s", "healthTimeout": "20s"},

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faults import container_on, dead_address, faulty_registry
+from faults import LOCAL_BUILDS_CHECKED, container_on, dead_address, faulty_registry
 
 import testbed as tb
 from watchdocker.container_status import ContainerStatus
@@ -200,7 +200,9 @@ def test_registry_down_slow_and_garbage(scan: Scan):
         ok_ref = tb.repo("open", "fine") + ":latest"
         publish(ok_ref, "fine-1")
         fine = start(ok_ref, "fine")
-        statuses = scan(registry={"timeout": "1s", "retries": 1}, **NO_CACHE)
+        statuses = scan(
+            registry={"timeout": "1s", "retries": 1}, policy=LOCAL_BUILDS_CHECKED, **NO_CACHE
+        )
     assert statuses[fine].status == "up_to_date"
     assert statuses[down].status == "error" and "cannot be reached" in statuses[down].reason
     assert statuses[slow].status == "error" and "did not answer within" in statuses[slow].reason
@@ -212,7 +214,7 @@ def test_rate_limited_registry_is_asked_again_after_retry_after(scan: Scan):
     base_id = tb.docker_cli("image", "inspect", "--format", "{{.Id}}", tb.BASE_IMAGE).strip()
     with faulty_registry("rate-limit", image_id=base_id, rate_limited=1) as registry:
         limited = container_on(registry.address, "limited")
-        status = scan(**NO_CACHE)[limited]
+        status = scan(policy=LOCAL_BUILDS_CHECKED, **NO_CACHE)[limited]
     assert status.status == "up_to_date", status.reason
     heads = [at for method, _, at in registry.requests if method == "HEAD"]
     assert len(heads) == 2  # one 429, then the answer
