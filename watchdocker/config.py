@@ -118,6 +118,11 @@ class ScanConfig(_Section):
     concurrency: int = Field(3, ge=1, le=64)
     cache_ttl: Duration = Field(timedelta(minutes=5), alias="cacheTTL")
     error_ttl: Duration = Field(timedelta(seconds=30), alias="errorTTL")
+    timeout: Duration = Field(
+        timedelta(minutes=5),
+        gt=timedelta(0),
+        description="how long a scan's registry lookups may take in all",
+    )
 
     @field_validator("interval")
     @classmethod
@@ -312,6 +317,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_SCAN_CONCURRENCY": ("scan", "concurrency"),
     "WATCH_SCAN_CACHE_TTL": ("scan", "cacheTTL"),
     "WATCH_SCAN_ERROR_TTL": ("scan", "errorTTL"),
+    "WATCH_SCAN_TIMEOUT": ("scan", "timeout"),
     "WATCH_UPDATE_ENABLED": ("update", "enabled"),
     "WATCH_UPDATE_CRON": ("update", "autoUpdateCron"),
     "WATCH_UPDATE_ALLOW_COMPOSE": ("update", "allowComposeUpdate"),

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import testbed as tb
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -33,6 +35,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_: object) -> None:
         pass
 
+    def handle(self) -> None:
+        if self.server.mode == "hang" and not self.server.manifests_only:
+            # Accepts the connection, then never reads or says anything (TLS included).
+            self.server.requests.append(("", "", time.monotonic()))
+            self.server.stop.wait()
+            return
+        super().handle()
+
     def do_GET(self) -> None:
         self.server.answer(self, "GET")
 
@@ -42,15 +52,29 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FaultyRegistry(ThreadingHTTPServer):
     """mode: `garbage` (HTML where a manifest should be), `rate-limit` (429 with Retry-After
-    `rate_limited` times, then a manifest for `image_id`), `slow` (never answers in time)."""
+    `rate_limited` times, then a manifest for `image_id`), `slow` (never answers in time),
+    `hang` (accepts connections and never answers), `drip` (a status line, then a header line
+    every `drip_every` seconds, never done). With `manifests_only`, `GET /v2/` answers and only
+    manifest requests misbehave. `delay`: seconds before each manifest answer."""
 
     daemon_threads = True
 
-    def __init__(self, mode: str, image_id: str = "", rate_limited: int = 1) -> None:
+    def __init__(
+        self,
+        mode: str,
+        image_id: str = "",
+        rate_limited: int = 1,
+        manifests_only: bool = False,
+        drip_every: float = 0.5,
+        delay: float = 0.0,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = mode
         self.body = manifest_for(image_id) if image_id else b""
         self.rate_limited = rate_limited
+        self.manifests_only = manifests_only
+        self.drip_every = drip_every
+        self.delay = delay
         self.requests: list[tuple[str, str, float]] = []  # method, path, monotonic time
         self.stop = threading.Event()
 
@@ -63,8 +87,14 @@ class FaultyRegistry(ThreadingHTTPServer):
         if self.mode == "slow":
             self.stop.wait(30)
             return
-        if handler.path == "/v2/":
+        if handler.path == "/v2/" and (self.manifests_only or self.mode not in ("hang", "drip")):
             return self._send(handler, 200, b"{}", "application/json")
+        if self.mode == "hang":
+            self.stop.wait()
+            return
+        if self.mode == "drip":
+            return self._drip(handler)
+        self.stop.wait(self.delay)
         if self.mode == "garbage":
             return self._send(
                 handler, 200, b"<html><body>Welcome to nginx!</body></html>", "text/html"
@@ -74,6 +104,17 @@ class FaultyRegistry(ThreadingHTTPServer):
             return self._send(handler, 429, b"slow down", "text/plain", {"Retry-After": "1"})
         digest = "sha256:" + hashlib.sha256(self.body).hexdigest()
         self._send(handler, 200, self.body, OCI_MANIFEST, {"Docker-Content-Digest": digest})
+
+    def _drip(self, handler: _Handler) -> None:
+        # Each line resets a per-read timeout; only a total deadline ends this answer.
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        line = 0
+        while not self.stop.wait(self.drip_every):
+            line += 1
+            try:
+                handler.wfile.write(f"X-Drip-{line}: still there\r\n".encode())
+            except OSError:
+                return  # the client gave up
 
     @staticmethod
     def _send(
@@ -109,3 +150,21 @@ def dead_address() -> str:
         port = s.getsockname()[1]
     time.sleep(0.01)
     return f"127.0.0.1:{port}"
+
+
+def container_on(address: str, suffix: str) -> str:
+    """A running container `wdt-<RUN_ID>-<suffix>` of the base image tagged for the registry at
+    `address` (repository `wdt-<RUN_ID>/<suffix>`). Returns its name.
+
+    That registry never held the image, so it is a local build to a scan: only a scan with
+    `LOCAL_BUILDS_CHECKED` asks for it. A `watchdocker.force` label would instead make every
+    scan on this engine ask, other sessions' included, and spoil the request counts."""
+    ref = f"{address}/wdt-{tb.RUN_ID}/{suffix}:latest"
+    tb.docker_cli("tag", tb.BASE_IMAGE, ref)
+    name = f"wdt-{tb.RUN_ID}-{suffix}"
+    tb.run_container(ref, "sleep", "3600", name=name)
+    return name
+
+
+# The scan setting under which containers of `container_on` are checked.
+LOCAL_BUILDS_CHECKED = {"skipLocalBuild": False}

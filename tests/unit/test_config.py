@@ -341,6 +341,7 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
         "registry.insecure",
         ["localhost:5000", "reg.lan:5000"],
     ),
+    "WATCH_SCAN_TIMEOUT": ("90s", "scan.timeout", timedelta(seconds=90)),
     "WATCH_REGISTRY_TIMEOUT": ("5m", "registry.timeout", timedelta(minutes=5)),
     "WATCH_REGISTRY_RETRIES": ("0", "registry.retries", 0),
     "WATCH_LOG_LEVEL": ("DEBUG", "logging.level", "debug"),

@@ -32,6 +32,7 @@ def registry_client_for(settings: Settings, store: CredentialStore | None = None
         timeout=settings.registry.timeout.total_seconds(),
         retries=settings.registry.retries,
         concurrency=settings.scan.concurrency,
+        scan_timeout=settings.scan.timeout.total_seconds(),
     )
 
 

@@ -26,7 +26,7 @@ from watchdocker.container_status import (
 )
 from watchdocker.flows.clients import engine_for, registry_client_for
 from watchdocker.registry.client import RegistryClient
-from watchdocker.registry.errors import RegistryError
+from watchdocker.registry.errors import RegistryError, ScanTimedOut
 from watchdocker.tasks.scan import (
     discover_containers_task,
     resolve_platform_image,
@@ -59,10 +59,19 @@ def _publish(report: ScanReport) -> None:
             client.update_flow_run(run_id, name=f"scan: {report.summary}")
 
 
+def _answer(reference: str, future: PrefectFuture[DigestResolution]) -> DigestResolution:
+    try:
+        return future.result()
+    except ScanTimedOut as exc:
+        return DigestResolution(reference=reference, error=str(exc), resolved_at=time.time())
+
+
 def _resolve_all(
     plans: list[CheckPlan], settings: Settings, registry: RegistryClient
 ) -> dict[str, DigestResolution]:
-    """One lookup per distinct name:tag; cached answers within the TTLs cost no request."""
+    """One lookup per distinct name:tag, at most once per scan; cached answers within the TTLs
+    cost no request."""
+    started = time.time()
     cache_ttl = settings.scan.cache_ttl
     if cache_ttl:
         resolve = resolve_remote_digest.with_options(cache_expiration=cache_ttl)
@@ -71,18 +80,20 @@ def _resolve_all(
         resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE)
     refs = sorted({tag_reference(p.reference) for p in plans if p.needs_registry and p.reference})
     futures = {ref: resolve.submit(ref, registry) for ref in refs}
-    answers = {ref: future.result() for ref, future in futures.items()}
+    answers = {ref: _answer(ref, future) for ref, future in futures.items()}
     error_ttl = settings.scan.error_ttl.total_seconds()
+    # Measured from the scan's start, so that only an error from an earlier scan is stale:
+    # a reference asked in this scan is not asked again in it.
     stale = [
         ref
         for ref, answer in answers.items()
-        if answer.error and time.time() - answer.resolved_at > error_ttl
+        if answer.error and started - answer.resolved_at > error_ttl
     ]
     if stale:
         # An error from the cache outlived scan.errorTTL: ask again.
         retry = resolve.with_options(refresh_cache=True)
         retried = {ref: retry.submit(ref, registry) for ref in stale}
-        answers.update({ref: future.result() for ref, future in retried.items()})
+        answers.update({ref: _answer(ref, future) for ref, future in retried.items()})
     return answers
 
 
@@ -96,6 +107,7 @@ def scan(
     include_stopped: bool | None = None,
     config_file: str | None = None,
     docker_host_block: str | None = None,
+    names: list[str] | None = None,
 ) -> ScanReport:
     """Scan a Docker engine: the settings' (`docker.host`, DOCKER_HOST or the socket), or the
     one of a `DockerHost` block.
@@ -104,6 +116,7 @@ def scan(
         include_stopped: also check stopped containers (default: docker.includeStopped).
         config_file: a config.yaml to read instead of the default places.
         docker_host_block: the name of a DockerHost block to scan instead.
+        names: only these containers (default: every container).
     """
     settings = load_settings(config_file)
     if include_stopped is None:
@@ -113,6 +126,9 @@ def scan(
         containers = discover_containers_task(engine, include_stopped)
     finally:
         engine.close()
+    if names is not None:
+        # An update of some containers waits for their registries only.
+        containers = [c for c in containers if c.name in names]
     plans = [plan_check(c, settings.policy) for c in containers]
     with registry_client_for(settings) as registry:
         answers = _resolve_all(plans, settings, registry)

@@ -142,6 +142,7 @@ def run_update(
             include_stopped=True if names else None,
             config_file=config_file,
             docker_host_block=docker_host_block,
+            names=names,
         )
         labels = {
             s.id: engine.api.inspect_container(s.id)["Config"].get("Labels") or {}

@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from watchdocker.reference import ImageReference, registry_api_host
 from watchdocker.registry.challenge import Challenge, parse_challenge
 from watchdocker.registry.credentials import IDENTITY_TOKEN_USER, Credential, CredentialStore
-from watchdocker.registry.errors import RateLimited, RegistryError
+from watchdocker.registry.deadline import BoundedTransport, Deadline, current_deadline, within
+from watchdocker.registry.errors import RateLimited, RegistryError, ScanTimedOut, Unanswered
 from watchdocker.registry.manifests import (
     ACCEPT,
     DIGEST,
@@ -82,8 +78,14 @@ def _status_text(response: httpx.Response) -> str:
 
 
 class RegistryClient:
-    """Thread-safe; one per process is enough. Tokens are cached per registry and scope until
-    they expire; concurrent identical requests (ping, token, digest) are merged."""
+    """Thread-safe; one per scan. Tokens are cached per registry and scope until they expire;
+    concurrent identical requests (ping, token, digest) are merged; a registry that did not
+    answer a lookup in time is not asked again by this client.
+
+    Time limits, each in total (connect to last byte, retries and their waits included):
+    a request `timeout`; a lookup (`resolve_digest`, `platform_config_digest`: ping, token and
+    manifest requests) `timeout * (retries + 1)`; every lookup of this client `scan_timeout`
+    after its creation, waits for a slot included."""
 
     def __init__(
         self,
@@ -95,6 +97,7 @@ class RegistryClient:
         backoff: float = 0.5,
         max_retry_after: float = 60.0,
         concurrency: int = 3,
+        scan_timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.credentials = credentials or CredentialStore()
@@ -103,11 +106,18 @@ class RegistryClient:
         self.retries = retries
         self.backoff = backoff
         self.max_retry_after = max_retry_after
+        self.lookup_timeout = timeout * (retries + 1)
+        self._scan_deadline = (
+            Deadline.after(scan_timeout, f"the scan timed out (scan.timeout {scan_timeout:g}s)")
+            if scan_timeout is not None
+            else None
+        )
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-        common = {"timeout": timeout, "limits": limits, "follow_redirects": True}
-        self._http = httpx.Client(transport=transport, **common)
-        self._http_no_verify = httpx.Client(transport=transport, verify=False, **common)
+        self._http = _http_client(transport, timeout, limits, verify=True)
+        self._http_no_verify = _http_client(transport, timeout, limits, verify=False)
         self._endpoints: dict[str, _Endpoint] = {}
+        # Registries that did not answer a lookup in time: their other lookups fail at once.
+        self._unanswered: dict[str, Unanswered] = {}
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self._lock = threading.Lock()
         self._flights: SingleFlight = SingleFlight()
@@ -131,7 +141,7 @@ class RegistryClient:
         digest from `Docker-Content-Digest`; a GET (sha256 of the body) only when HEAD has none."""
 
         def resolve() -> RemoteDigest:
-            with self._slots:
+            with self._lookup(ref.registry):
                 return self._resolve(ref)
 
         return self._flights.do(("resolve", str(ref)), resolve)
@@ -139,8 +149,40 @@ class RegistryClient:
     def platform_config_digest(self, ref: ImageReference, digest: str, platform: Platform) -> str:
         """The config digest (the engine's image ID) of the image `platform` gets from `digest`:
         through the index entry for that platform when `digest` is an index."""
-        with self._slots:
+        with self._lookup(ref.registry):
             return self._platform_config_digest(ref, digest, platform)
+
+    @contextmanager
+    def _lookup(self, registry: str) -> Iterator[None]:
+        """One of `scan.concurrency` slots, then the lookup's deadline (within the scan's)."""
+        self._refuse_if_unanswered(registry)
+        scan = self._scan_deadline
+        if scan is None:
+            self._slots.acquire()
+        elif not self._slots.acquire(timeout=max(0.0, scan.left())):
+            raise ScanTimedOut(registry, scan.message)
+        lookup = Deadline.after(
+            self.lookup_timeout,
+            f"did not answer within {self.lookup_timeout:g}s, the limit of one lookup "
+            "(registry.timeout * (registry.retries + 1))",
+        )
+        try:
+            # Again once the slot is ours: the lookup that held it may have just failed.
+            self._refuse_if_unanswered(registry)
+            with within(scan), within(lookup):
+                yield
+        except Unanswered as exc:
+            with self._lock:
+                self._unanswered.setdefault(registry, exc)
+            raise
+        finally:
+            self._slots.release()
+
+    def _refuse_if_unanswered(self, registry: str) -> None:
+        with self._lock:
+            unanswered = self._unanswered.get(registry)
+        if unanswered is not None:
+            raise Unanswered(registry, f"{_message(unanswered)}; not asked again in this scan")
 
     def _platform_config_digest(self, ref: ImageReference, digest: str, platform: Platform) -> str:
         body, media_type = self._get_manifest(ref, digest)
@@ -427,22 +469,26 @@ class RegistryClient:
         client: httpx.Client,
         request: httpx.Request,
     ) -> httpx.Response:
-        try:
-            streamed = client.send(request, stream=True)
+        own = Deadline.after(
+            self.timeout, f"did not answer within {self.timeout:g}s", retriable=True
+        )
+        with within(own):
             try:
-                body = _read_limited(registry, streamed)
-            finally:
-                streamed.close()
-            response = httpx.Response(
-                streamed.status_code, headers=streamed.headers, content=body, request=request
-            )
-        except httpx.TimeoutException:
-            raise RegistryError(
-                registry, f"did not answer within {self.timeout:g}s", retriable=True
-            ) from None
-        except httpx.TransportError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise RegistryError(registry, f"cannot be reached: {reason}", retriable=True) from None
+                if _expired():
+                    raise _timed_out(registry, self._scan_deadline)
+                streamed = client.send(request, stream=True)
+                try:
+                    body = _read_limited(registry, streamed)
+                finally:
+                    streamed.close()
+            except httpx.TimeoutException:
+                raise _timed_out(registry, self._scan_deadline) from None
+            except httpx.TransportError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise Unanswered(registry, f"cannot be reached: {reason}", retriable=True) from None
+        response = httpx.Response(
+            streamed.status_code, headers=streamed.headers, content=body, request=request
+        )
         if response.status_code == 429:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             if retry_after is not None and retry_after > self.max_retry_after:
@@ -452,29 +498,57 @@ class RegistryClient:
             raise RegistryError(registry, f"failed with {_status_text(response)}", retriable=True)
         return response
 
-    def _retrying(self, registry: str, call: object) -> httpx.Response:
-        backoff = wait_exponential_jitter(initial=self.backoff, max=self.backoff * 16)
+    def _retrying(self, registry: str, call: Callable[[], httpx.Response]) -> httpx.Response:
+        """`call`, retried `retries` times with exponential backoff and jitter (or the wait
+        a 429 asks for) on retriable errors, while the lookup's deadline allows."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return call()
+            except RegistryError as exc:
+                if not exc.retriable:
+                    raise
+                pause = self._pause(exc, attempt)
+                deadline = current_deadline()
+                out_of_time = deadline is not None and pause >= deadline.left()
+                if attempt > self.retries or out_of_time:
+                    if attempt == 1:
+                        raise
+                    kind = Unanswered if isinstance(exc, Unanswered) else RegistryError
+                    raise kind(
+                        registry, f"{_message(exc)} (gave up after {attempt} attempts)"
+                    ) from None
+            time.sleep(pause)
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                return exc.retry_after
-            return backoff(state)
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retries + 1),
-            wait=wait,
-            retry=retry_if_exception(lambda e: isinstance(e, RegistryError) and e.retriable),
-            reraise=True,
+    def _pause(self, exc: RegistryError, attempt: int) -> float:
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        return min(self.backoff * 2 ** (attempt - 1), self.backoff * 16) + random.uniform(
+            0, self.backoff
         )
-        try:
-            return retrying(call)  # type: ignore[arg-type]
-        except RegistryError as exc:
-            if exc.retriable and self.retries:
-                raise RegistryError(
-                    registry, f"{_message(exc)} (gave up after {self.retries + 1} attempts)"
-                ) from None
-            raise
+
+
+def _http_client(
+    transport: httpx.BaseTransport | None, timeout: float, limits: httpx.Limits, *, verify: bool
+) -> httpx.Client:
+    # Tests pass a MockTransport; real requests go through one that keeps to deadlines.
+    transport = transport or BoundedTransport(verify=verify, limits=limits)
+    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+
+
+def _expired() -> bool:
+    deadline = current_deadline()
+    return deadline is not None and deadline.left() <= 0
+
+
+def _timed_out(registry: str, scan: Deadline | None) -> RegistryError:
+    """The error for the deadline that binds now: the request's, the lookup's or the scan's."""
+    deadline = current_deadline()
+    assert deadline is not None
+    if deadline is scan:
+        return ScanTimedOut(registry, deadline.message)
+    return Unanswered(registry, deadline.message, retriable=deadline.retriable)
 
 
 def _message(exc: RegistryError) -> str:

@@ -13,6 +13,10 @@ class RegistryError(Exception):
         self.retriable = retriable
 
 
+class Unanswered(RegistryError):
+    """The registry did not answer in time or could not be reached."""
+
+
 class RateLimited(RegistryError):
     def __init__(self, registry: str, retry_after: float | None, *, retriable: bool = True) -> None:
         wait = f"; it asks to wait {retry_after:g}s" if retry_after is not None else ""
@@ -20,3 +24,8 @@ class RateLimited(RegistryError):
             registry, f"rate limited (429 Too Many Requests){wait}", retriable=retriable
         )
         self.retry_after = retry_after
+
+
+class ScanTimedOut(RegistryError):
+    """The scan's time ran out before this lookup finished: nothing was learnt about the
+    registry, so it is not kept as its answer."""

@@ -23,7 +23,7 @@ from watchdocker.engine.discovery import ContainerInfo, discover_containers
 from watchdocker.logs import elapsed_ms, log_event
 from watchdocker.reference import ImageReference
 from watchdocker.registry.client import RegistryClient
-from watchdocker.registry.errors import RegistryError
+from watchdocker.registry.errors import RegistryError, ScanTimedOut
 from watchdocker.registry.manifests import Platform
 
 # Content addressed by digest never changes; the week only bounds the cache's growth.
@@ -74,11 +74,14 @@ def discover_containers_task(
 )
 def resolve_remote_digest(reference: str, registry: RegistryClient) -> DigestResolution:
     """The digest `reference` (name:tag) points at in its registry; a registry failure is the
-    answer's `error`, so one bad registry never fails the scan."""
+    answer's `error`, so one bad registry never fails the scan. Raises ScanTimedOut, which is
+    no answer and so must not be cached."""
     logger = get_run_logger()
     started = time.perf_counter()
     try:
         remote = registry.resolve_digest(ImageReference.parse(reference))
+    except ScanTimedOut:
+        raise
     except RegistryError as exc:
         log_event(
             logger,
