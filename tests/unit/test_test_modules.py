@@ -10,5 +10,5 @@ TESTS = Path(__file__).resolve().parents[1]
 
 
 def test_test_module_names_are_unique() -> None:
-    names = Counter(path.name for path in TESTS.rglob("*.py"))
+    names = Counter(path.name for path in TESTS.rglob("test_*.py"))
     assert not [name for name, count in names.items() if count > 1]
