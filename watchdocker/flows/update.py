@@ -3,6 +3,7 @@ the old container, or roll back; one notification per run and one per problem.""
 
 from __future__ import annotations
 
+import docker
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -126,6 +127,15 @@ def _not_done(planned: list[PlannedUpdate], reason: str) -> list[UpdateResult]:
     ]
 
 
+def _labels(engine: docker.DockerClient, container_id: str) -> dict[str, str]:
+    """A container's labels; none when it is gone since the scan (another run replaced it:
+    its replacement says so, under the lock)."""
+    try:
+        return engine.api.inspect_container(container_id)["Config"].get("Labels") or {}
+    except docker.errors.NotFound:
+        return {}
+
+
 def run_update(
     settings: Settings,
     names: list[str] | None,
@@ -144,12 +154,11 @@ def run_update(
             docker_host_block=docker_host_block,
         )
         labels = {
-            s.id: engine.api.inspect_container(s.id)["Config"].get("Labels") or {}
-            for s in report.containers
-            if s.status == "update_available"
+            s.id: _labels(engine, s.id) for s in report.containers if s.status == "update_available"
         }
+        in_progress = {e.name: updater.journal.holder_of(e.name) for e in updater.journal.entries()}
         planned, known = plan_updates(
-            report.containers, labels, names, settings.update.allow_compose_update
+            report.containers, labels, names, settings.update.allow_compose_update, in_progress
         )
         if dry_run:
             return UpdateReport(
