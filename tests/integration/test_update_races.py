@@ -1,14 +1,10 @@
 """Updates that meet each other or a held port, as real processes on the real engine: two
-updates of one container at once, orphan aside containers, and rollbacks that cannot restart
-the old container at once or at all."""
+updates of one container at once, orphan aside containers, and a rollback that cannot restart
+the old container at all (test_update.py has one that can, after a while)."""
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,11 +14,11 @@ from test_update import (
     FAST,
     _free_port,
     containers_named,
+    hold_port_during_update,
     inspect,
     journal_step,
     run_v1,
     two_versions,
-    wait_for_step,
 )
 from test_update import watch_docker as start_watch_docker
 
@@ -126,51 +122,6 @@ def test_recover_gives_an_orphan_aside_its_name_back_when_the_service_has_none(c
     assert now["Id"] == old_id and now["State"]["Running"]
 
 
-def _hold_port_during_update(
-    container: str, port: int, cfg: Path, tmp_path: Path
-) -> tuple[subprocess.Popen, socket.socket]:
-    """`watch-docker update` paused once the old container is stopped and aside; another
-    process takes the old container's host port meanwhile, so that neither the new container
-    nor the old one can start. Returns the update, running on, and the port's holder."""
-    pause = tmp_path / "pause"
-    pause.touch()
-    process = start_watch_docker(
-        "update",
-        container,
-        "--json",
-        "--config",
-        str(cfg),
-        env={"WATCHDOCKER_PAUSE_AT_STEP": "renamed", "WATCHDOCKER_PAUSE_FILE": str(pause)},
-    )
-    wait_for_step(load_settings(cfg).state_dir, container, "renamed", process)
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.0.1", port))
-    holder.listen()
-    pause.unlink()
-    return process, holder
-
-
-def test_the_old_container_is_restarted_once_its_port_is_free_again(
-    config, tmp_path: Path, prefect_server: str
-):
-    ref, _ = two_versions("held")
-    port = _free_port()
-    container = run_v1(ref, "held", "-p", f"127.0.0.1:{port}:8080")
-    old_id = inspect(container)["Id"]
-    process, holder = _hold_port_during_update(container, port, config(), tmp_path)
-    threading.Timer(15.0, holder.close).start()  # well beyond the old few seconds of retries
-    started = time.monotonic()
-    out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 60)
-    assert process.returncode == 1, err
-    [result] = json.loads(out)["results"]
-    assert result["result"] == "rolled_back", result
-    assert time.monotonic() - started >= 14
-    now = inspect(container)
-    assert now["Id"] == old_id and now["State"]["Running"]
-    assert containers_named(container) == [container]
-
-
 def test_a_failed_rollback_is_recovered_by_the_next_scan(
     write_config: Callable[..., Path], receiver, tmp_path: Path, prefect_server: str
 ):
@@ -180,7 +131,7 @@ def test_a_failed_rollback_is_recovered_by_the_next_scan(
     old_id = inspect(container)["Id"]
     url = f"json://127.0.0.1:{receiver.port}/hook"
     cfg = write_config(scan={"cacheTTL": "0s"}, update=FAST, notify={"urls": [url]})
-    process, holder = _hold_port_during_update(container, port, cfg, tmp_path)
+    process, holder = hold_port_during_update(container, port, cfg, tmp_path)
     try:
         out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 90)
     finally:
@@ -203,5 +154,4 @@ def test_a_failed_rollback_is_recovered_by_the_next_scan(
     assert now["Id"] == old_id and now["State"]["Running"]
     assert containers_named(container) == [container]
     assert journal_step(state_dir, container) is None
-    [status] = json.loads(scanned.stdout)["containers"]
-    assert status["name"] == container
+    assert container in [c["name"] for c in json.loads(scanned.stdout)["containers"]]

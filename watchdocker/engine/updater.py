@@ -195,10 +195,9 @@ class Updater:
     def _changed_meanwhile(
         self, name: str, container_id: str, new_image_id: str, image: str
     ) -> ReplaceResult:
-        holder = self._inspect(name)
         if self.journal.read(name) is not None:
             reason = self.journal.holder_of(name)
-        elif holder is not None and holder["Image"] == new_image_id:
+        elif (holder := self._inspect(name)) is not None and holder["Image"] == new_image_id:
             reason = f"{name} was updated by another run meanwhile"
         else:
             reason = f"{name} is no longer container {container_id[:12]} (recreated or removed)"
