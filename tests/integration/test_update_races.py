@@ -4,12 +4,15 @@ the old container at all (test_update.py has one that can, after a while)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import watch_docker
+from prefect.exceptions import ObjectNotFound
 from test_update import (
     FAST,
     _free_port,
@@ -72,6 +75,34 @@ def test_two_updates_of_one_container_at_once(attempt: int, config, prefect_serv
     assert recovered.returncode == 0, recovered.stderr
     assert recovered.stdout.strip() == "nothing to recover"
     assert containers_named(container) == [container] and inspect(container)["Id"] == now["Id"]
+
+
+def test_two_runs_creating_the_update_slots_at_once_both_go_on(prefect_server: str):
+    from prefect.client.orchestration import get_client
+
+    from watchdocker.config import Settings
+    from watchdocker.flows.update import _ensure_slots
+    from watchdocker.tasks.update import UPDATE_SLOTS
+
+    errors: list[Exception] = []
+
+    def ensure(start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            _ensure_slots(Settings())
+        except Exception as exc:  # what a run would die of
+            errors.append(exc)
+
+    for _ in range(8):  # Prefect's read-then-create lets about every other pair collide
+        with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+            client.delete_global_concurrency_limit_by_name(UPDATE_SLOTS)
+        start = threading.Barrier(2)
+        runs = [threading.Thread(target=ensure, args=(start,)) for _ in range(2)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(60)
+    assert errors == []
 
 
 def _orphan(suffix: str) -> tuple[str, str]:
@@ -155,3 +186,12 @@ def test_a_failed_rollback_is_recovered_by_the_next_scan(
     assert containers_named(container) == [container]
     assert journal_step(state_dir, container) is None
     assert container in [c["name"] for c in json.loads(scanned.stdout)["containers"]]
+
+
+def test_aside_containers_are_never_scanned(config, prefect_server: str):
+    service, old_id = _orphan("aside-scan")
+    tb.run_container(tb.repo("open", "aside-scan") + ":latest", *tb.STOPPABLE_SLEEP, name=service)
+    scanned = watch_docker("scan", "--json", "--include-stopped", "--config", str(config()))
+    assert scanned.returncode == 0, scanned.stderr
+    names = [c["name"] for c in json.loads(scanned.stdout)["containers"]]
+    assert service in names and aside_name(service, old_id) not in names

@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -118,7 +119,16 @@ def _publish(report: UpdateReport) -> None:
 
 def _ensure_slots(settings: Settings) -> None:
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(UPDATE_SLOTS, settings.update.concurrency)
+        try:
+            client.upsert_global_concurrency_limit_by_name(
+                UPDATE_SLOTS, settings.update.concurrency
+            )
+        except ObjectAlreadyExists:
+            # Prefect's upsert reads, then creates: of two runs starting together the later
+            # one is refused the create. The limit exists now; upserting again updates it.
+            client.upsert_global_concurrency_limit_by_name(
+                UPDATE_SLOTS, settings.update.concurrency
+            )
 
 
 def _not_done(planned: list[PlannedUpdate], reason: str) -> list[UpdateResult]:
