@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -16,6 +17,19 @@ from pydantic import BaseModel, ValidationError
 
 # The order the updater goes through; recovery undoes every step before "healthy".
 Step = Literal["begun", "stopping", "renamed", "created", "starting", "healthy"]
+# `<service>-watchdocker-old-<id12>`: the old container's name while its replacement is tried.
+_ASIDE_NAME = re.compile(r"(?P<service>.+)-watchdocker-old-[0-9a-f]{12}")
+ASIDE_NAME_FILTER = "-watchdocker-old-"  # for the engine's `name` filter (a substring match)
+
+
+def aside_name(service: str, container_id: str) -> str:
+    return f"{service}-watchdocker-old-{container_id[:12]}"
+
+
+def aside_service(name: str) -> str | None:
+    """The service an aside container was set aside from; None for any other name."""
+    match = _ASIDE_NAME.fullmatch(name)
+    return match["service"] if match else None
 
 
 class UpdateInProgress(Exception):
@@ -34,6 +48,9 @@ class JournalEntry(BaseModel):
     pid: int
     host: str
     updated_at: float
+    # The updater gave up undoing (the old container would not start): whoever runs next
+    # recovers it, even while the process that wrote it lives on.
+    given_up: bool = False
 
 
 def _is_alive(pid: int) -> bool:
@@ -61,7 +78,7 @@ class Journal:
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
-                raise UpdateInProgress(self._holder(entry.name)) from None
+                raise UpdateInProgress(self.holder_of(entry.name)) from None
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -80,11 +97,17 @@ class Journal:
         finally:
             os.close(dir_fd)
 
-    def _holder(self, name: str) -> str:
+    def holder_of(self, name: str) -> str:
+        """Who holds the service's lock, as a user reads it."""
         entry = self.read(name)
         if entry is None:
-            return f"{name}: an update is in progress"
-        return f"{name}: an update by process {entry.pid} on {entry.host} is at step {entry.step}"
+            return f"an update of {name} is in progress"
+        if entry in self.abandoned():
+            return f"an interrupted update of {name} awaits `watch-docker recover`"
+        return (
+            f"an update of {name} by process {entry.pid} on {entry.host} is in progress "
+            f"(step {entry.step})"
+        )
 
     def begin(self, entry: JournalEntry) -> JournalEntry:
         self._write(entry, exclusive=True)
@@ -118,9 +141,21 @@ class Journal:
         return found
 
     def abandoned(self) -> list[JournalEntry]:
-        """Entries of this host whose process is gone: interrupted updates to finish or undo."""
+        """Entries of this host whose process is gone or gave up: updates to finish or undo."""
         here = socket.gethostname()
-        return [e for e in self.entries() if e.host == here and not _is_alive(e.pid)]
+        return [
+            e for e in self.entries() if e.host == here and (e.given_up or not _is_alive(e.pid))
+        ]
+
+
+def journal_root(state_dir: Path) -> Path:
+    """Where every engine's journal directory lives under the state directory."""
+    return state_dir / "journal"
+
+
+def has_entries(root: Path) -> bool:
+    """Whether any engine's journal holds an entry: a directory listing, no engine call."""
+    return any(root.glob("*/*.json"))
 
 
 def new_entry(
@@ -130,7 +165,7 @@ def new_entry(
         name=name,
         old_id=old_id,
         old_running=old_running,
-        aside_name=f"{name}-watchdocker-old-{old_id[:12]}",
+        aside_name=aside_name(name, old_id),
         image=image,
         new_image_id=new_image_id,
         pid=os.getpid(),

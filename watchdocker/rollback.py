@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from watchdocker.journal import JournalEntry
+from watchdocker.journal import JournalEntry, new_entry
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,23 @@ def finish_plan(entry: JournalEntry, seen: Observed) -> list[Action]:
             actions.append(Action("stop", entry.old_id))
         actions.append(Action("remove", entry.old_id))
     return actions
+
+
+def orphan_entry(
+    service: str, aside_id: str, holder_id: str | None, keep_old: bool
+) -> JournalEntry | None:
+    """The journal entry an update would have left for an aside container nobody journalled
+    (two runs raced on one container in versions before the lock was keyed on the service), so
+    that `recovery_plan` resolves it like any other. A container under the service's name
+    makes it finished (the aside is removed, the service left as it is); none makes it
+    rolled back (the aside gets the name back and runs). None: nothing to do, the aside is
+    the old container `update.removeOldContainer: false` keeps."""
+    if holder_id is not None:
+        if keep_old:
+            return None
+        found = new_entry(service, aside_id, False, "", "")
+        return found.model_copy(update={"step": "healthy", "new_id": holder_id})
+    return new_entry(service, aside_id, True, "", "").model_copy(update={"step": "renamed"})
 
 
 def recovery_plan(

@@ -56,9 +56,12 @@ def plan_updates(
     labels: Mapping[str, Mapping[str, str]],
     names: Sequence[str] | None,
     allow_compose: bool,
+    in_progress: Mapping[str, str] | None = None,
 ) -> tuple[list[PlannedUpdate], list[UpdateResult]]:
     """The updates to make, and the results already known for the rest. `names` None means
-    every container the scan found with an update; otherwise exactly the named ones."""
+    every container the scan found with an update; otherwise exactly the named ones.
+    `in_progress`: the services another run is updating now, and who; the scan may have
+    missed one while its old container was set aside."""
     by_name = {s.name: s for s in statuses}
     chosen: list[ContainerStatus] = []
     known: list[UpdateResult] = []
@@ -67,7 +70,16 @@ def plan_updates(
     else:
         for name in names:
             status = by_name.get(name)
-            if status is None:
+            if status is None and in_progress and name in in_progress:
+                known.append(
+                    UpdateResult(
+                        name=name,
+                        image="",
+                        result="skipped",
+                        reason=f"{in_progress[name]}: nothing done",
+                    )
+                )
+            elif status is None:
                 known.append(
                     UpdateResult(
                         name=name, image="", result="failed", reason=f"no container named {name!r}"

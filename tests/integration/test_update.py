@@ -18,6 +18,7 @@ import pytest
 
 import testbed as tb
 from watchdocker.config import load_settings
+from watchdocker.engine.updater import ROLLBACK_RESTART_WINDOW
 from watchdocker.update_plan import UpdateResult
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
@@ -134,13 +135,12 @@ def wait_for_step(state_dir: Path, container: str, step: str, process: subproces
         time.sleep(0.05)
 
 
-def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path, prefect_server: str):
-    ref, _ = two_versions("port")
-    port = _free_port()
-    container = run_v1(ref, "port", "-p", f"127.0.0.1:{port}:8080")
-    old_id = inspect(container)["Id"]
-    cfg = config()
-    state_dir = load_settings(cfg).state_dir
+def hold_port_during_update(
+    container: str, port: int, cfg: Path, tmp_path: Path
+) -> tuple[subprocess.Popen, socket.socket]:
+    """`watch-docker update` paused once the old container is stopped and aside; another
+    process takes the old container's host port meanwhile, so that neither the new container
+    nor the old one can start. Returns the update, running on, and the port's holder."""
     pause = tmp_path / "pause"
     pause.touch()
     process = watch_docker(
@@ -151,19 +151,30 @@ def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path, prefect_
         str(cfg),
         env={"WATCHDOCKER_PAUSE_AT_STEP": "renamed", "WATCHDOCKER_PAUSE_FILE": str(pause)},
     )
-    wait_for_step(state_dir, container, "renamed", process)
-    # The old container is stopped: another process takes its port before the new one starts.
-    squatter = socket.socket()
-    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    squatter.bind(("127.0.0.1", port))
-    squatter.listen()
-    threading.Timer(3.0, squatter.close).start()  # ...and lets it go while the rollback retries
+    wait_for_step(load_settings(cfg).state_dir, container, "renamed", process)
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
     pause.unlink()
-    out, err = process.communicate(timeout=120)
+    return process, holder
+
+
+def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path, prefect_server: str):
+    ref, _ = two_versions("port")
+    port = _free_port()
+    container = run_v1(ref, "port", "-p", f"127.0.0.1:{port}:8080")
+    old_id = inspect(container)["Id"]
+    process, holder = hold_port_during_update(container, port, config(), tmp_path)
+    # The port is given back 15 s later, while the rollback still retries the old container.
+    threading.Timer(15.0, holder.close).start()
+    started = time.monotonic()
+    out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 60)
     assert process.returncode == 1, err
     result = json.loads(out)["results"][0]
     assert result["result"] == "rolled_back"
     assert "address already in use" in result["reason"] or "allocated" in result["reason"]
+    assert time.monotonic() - started >= 14
     now = inspect(container)
     assert now["Id"] == old_id and now["State"]["Running"]
     assert containers_named(container) == [container]

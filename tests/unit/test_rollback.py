@@ -9,8 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from watchdocker.journal import Journal, UpdateInProgress, new_entry
-from watchdocker.rollback import Action, Observed, finish_plan, recovery_plan, rollback_plan
+from watchdocker.journal import (
+    Journal,
+    UpdateInProgress,
+    aside_name,
+    aside_service,
+    has_entries,
+    new_entry,
+)
+from watchdocker.rollback import (
+    Action,
+    Observed,
+    finish_plan,
+    orphan_entry,
+    recovery_plan,
+    rollback_plan,
+)
 
 OLD, NEW = "a" * 64, "b" * 64
 
@@ -125,3 +139,88 @@ def test_a_torn_first_write_is_dropped_and_does_not_lock(tmp_path: Path):
     journal = Journal(tmp_path)
     assert journal.entries() == []
     journal.begin(entry())  # the container is not locked by the torn write
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_the_lock_says_who_holds_it(tmp_path: Path):
+    journal = Journal(tmp_path)
+    journal.begin(entry())
+    with pytest.raises(UpdateInProgress) as live:
+        journal.begin(entry())
+    assert str(live.value) == (
+        f"an update of web by process {os.getpid()} on {entry().host} is in progress (step begun)"
+    )
+    journal.finish(entry())
+    journal.begin(entry().model_copy(update={"pid": _dead_pid()}))
+    with pytest.raises(UpdateInProgress, match="interrupted update of web awaits `watch-docker"):
+        journal.begin(entry())
+
+
+def test_an_entry_given_up_is_recovered_by_the_next_run_even_while_its_process_lives(
+    tmp_path: Path,
+):
+    journal = Journal(tmp_path)
+    begun = journal.begin(entry())
+    assert journal.abandoned() == []
+    given_up = journal.advance(begun, "created", given_up=True)
+    assert journal.abandoned() == [given_up]
+
+
+def test_aside_names_name_their_service():
+    name = aside_name("shop-web-1", OLD)
+    assert name == "shop-web-1-watchdocker-old-aaaaaaaaaaaa"
+    assert aside_service(name) == "shop-web-1"
+    for service in (
+        "web",
+        "web-watchdocker-old",
+        "web-watchdocker-old-xyz",
+        "web-watchdocker-old-" + "a" * 13,
+    ):
+        assert aside_service(service) is None
+
+
+def test_an_empty_journal_is_seen_without_the_engine(tmp_path: Path):
+    root = tmp_path / "journal"
+    assert not has_entries(root)  # not even created yet
+    journal = Journal(root / "engine-1")
+    assert not has_entries(root)
+    journal.begin(entry())
+    assert has_entries(root)
+
+
+# An aside container no entry speaks of (two runs raced on one container before the lock was
+# keyed on the service): resolved through the plans above, like an interrupted update.
+def test_an_orphan_beside_its_service_is_removed_and_the_service_left_alone():
+    orphan = orphan_entry("web", OLD, NEW, keep_old=False)
+    assert orphan is not None and orphan.aside_name == ASIDE
+    for service_running in (True, False):
+        seen = Observed(ASIDE, False, NEW, service_running)
+        assert recovery_plan(orphan, seen) == ("finished", [Action("remove", OLD)])
+    running_aside = Observed(ASIDE, True, NEW, True)
+    assert recovery_plan(orphan, running_aside) == (
+        "finished",
+        [Action("stop", OLD), Action("remove", OLD)],
+    )
+
+
+def test_an_orphan_whose_service_has_no_container_gets_the_name_back_and_runs():
+    for keep_old in (False, True):  # a kept old container too: never no service
+        orphan = orphan_entry("web", OLD, None, keep_old=keep_old)
+        assert orphan is not None
+        assert recovery_plan(orphan, Observed(ASIDE, False, None, False)) == (
+            "rolled_back",
+            [Action("rename", OLD, "web"), Action("start", OLD)],
+        )
+
+
+def test_an_aside_kept_by_remove_old_false_is_left_where_the_service_runs():
+    assert orphan_entry("web", OLD, NEW, keep_old=True) is None

@@ -60,6 +60,13 @@ def test_named_containers_each_get_a_result():
     )
 
 
+def test_a_service_another_run_is_updating_is_skipped_not_failed():
+    # Its old container was aside when the scan looked: no container had the name.
+    holder = "an update of ghost by process 7 on vm is in progress (step renamed)"
+    _, known = plan_updates(SCAN, LABELS, ["ghost"], False, {"ghost": holder})
+    assert [(r.result, r.reason) for r in known] == [("skipped", f"{holder}: nothing done")]
+
+
 def test_one_image_is_updated_serially():
     planned, _ = plan_updates(SCAN, LABELS, None, allow_compose=True)
     groups = group_by_image(planned)

@@ -269,9 +269,14 @@ def recover(config: ConfigOption = None) -> None:
     finally:
         engine.close()
     for item in recovered:
-        print(f"{item.name}: interrupted update {item.outcome.replace('_', ' ')}")
+        if item.outcome == "failed":
+            print(f"{item.name}: recovery failed, try again later: {item.reason}", file=sys.stderr)
+        else:
+            print(f"{item.name}: interrupted update {item.outcome.replace('_', ' ')}")
     if not recovered:
         print("nothing to recover")
+    if any(item.outcome == "failed" for item in recovered):
+        raise typer.Exit(1)
 
 
 @app.command()

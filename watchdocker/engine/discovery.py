@@ -1,6 +1,7 @@
 """What runs on an engine: each container with the facts a scan needs, in few API calls
 (one list, one inspect per distinct image, an inspect per container only when the list does
-not name its image)."""
+not name its image). Old containers an update set aside (`<name>-watchdocker-old-<id>`) are no
+services: they are never listed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 
 import docker
 from pydantic import BaseModel, Field
+
+from watchdocker.journal import aside_service
 
 _IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{12,64}")
 
@@ -36,6 +39,9 @@ def discover_containers(client: docker.DockerClient, include_stopped: bool) -> l
     images: dict[str, dict] = {}
     found = []
     for summary in api.containers(all=include_stopped):
+        name = (summary.get("Names") or ["/" + summary["Id"][:12]])[0].lstrip("/")
+        if aside_service(name):
+            continue
         image_id = summary.get("ImageID", "")
         image_text = summary.get("Image", "")
         if not image_text or _IMAGE_ID.fullmatch(image_text):
@@ -50,7 +56,7 @@ def discover_containers(client: docker.DockerClient, include_stopped: bool) -> l
         found.append(
             ContainerInfo(
                 id=summary["Id"],
-                name=(summary.get("Names") or ["/" + summary["Id"][:12]])[0].lstrip("/"),
+                name=name,
                 image=image_text,
                 image_id=image_id,
                 running=summary.get("State") == "running",

@@ -11,12 +11,22 @@ from typing import Literal
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from watchdocker.config import PolicyConfig
 from watchdocker.durations import parse_duration
-from watchdocker.journal import Journal, JournalEntry, Step, new_entry
+from watchdocker.journal import (
+    ASIDE_NAME_FILTER,
+    Journal,
+    JournalEntry,
+    Step,
+    UpdateInProgress,
+    aside_service,
+    new_entry,
+)
+from watchdocker.policy import evaluate_labels
 from watchdocker.recreate import build_recreate_spec, create_from_spec
-from watchdocker.rollback import Action, Observed, recovery_plan, rollback_plan
+from watchdocker.rollback import Action, Observed, orphan_entry, recovery_plan, rollback_plan
 
 HEALTH_TIMEOUT_LABEL = "watchdocker.health-timeout"
 STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"
@@ -25,11 +35,14 @@ STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"
 PAUSE_AT_STEP_VAR = "WATCHDOCKER_PAUSE_AT_STEP"
 PAUSE_FILE_VAR = "WATCHDOCKER_PAUSE_FILE"
 _POLL = 0.1  # the health wait returns at most this long after the engine says healthy
-# Giving the service back matters more than speed: starting the old container again is retried
-# (a port or device another process held a moment may be free a moment later).
-_RESTART_ATTEMPTS = 6
+# Giving the service back matters more than speed: starting the old container again during a
+# rollback is retried with backoff for this long (a port or device another process holds may be
+# free a while later). Recovery, which runs before every flow, gives up sooner and tries again
+# at the next run.
+ROLLBACK_RESTART_WINDOW = 120.0
+RECOVERY_RESTART_WINDOW = 10.0
 
-Result = Literal["updated", "rolled_back", "failed"]
+Result = Literal["updated", "rolled_back", "failed", "skipped"]
 
 
 class UpdateFailed(Exception):
@@ -72,8 +85,9 @@ class ReplaceResult:
 @dataclass
 class RecoveryResult:
     name: str
-    outcome: Literal["finished", "rolled_back"]
+    outcome: Literal["finished", "rolled_back", "failed"]
     actions: list[Action]
+    reason: str = ""
 
 
 def _fault_point(step: Step) -> None:
@@ -129,6 +143,7 @@ class Updater:
         remove_old: bool = True,
         cleanup: bool = False,
         log_lines: int = 20,
+        policy: PolicyConfig | None = None,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -136,42 +151,77 @@ class Updater:
         self.remove_old = remove_old
         self.cleanup = cleanup
         self.log_lines = log_lines
+        # Orphan aside containers are resolved only where the label policy lets this
+        # configuration manage them: another configuration's update may be under way there.
+        self.policy = policy or PolicyConfig()
 
     def replace(
         self,
+        name: str,
         container_id: str,
         new_image_id: str,
         image: str,
         *,
         network_container: str | None = None,
     ) -> ReplaceResult:
-        """Replace the container by one from `new_image_id`, created as `image` (the reference
-        the user gave, now tagged to that image); then the containers joined to its network."""
-        old = self.api.inspect_container(container_id)
+        """Replace the container `name`, planned as `container_id`, by one from `new_image_id`,
+        created as `image` (the reference the user gave, now tagged to that image); then the
+        containers joined to its network. Another run may have got there first: then nothing
+        is done and the result says so (skipped)."""
+        old = self._as_planned(name, container_id)
+        if old is None:
+            return self._changed_meanwhile(name, container_id, new_image_id, image)
         dependents = self._dependents(old)
-        result = self._replace(old, new_image_id, image, network_container)
+        result = self._replace(old, name, new_image_id, image, network_container)
         if result.result == "updated":
             for dependent in dependents:
                 joined = self._replace(
-                    dependent, dependent["Image"], dependent["Config"]["Image"], result.new_id
+                    dependent,
+                    dependent["Name"].lstrip("/"),
+                    dependent["Image"],
+                    dependent["Config"]["Image"],
+                    result.new_id,
                 )
                 result.dependents.append(joined)
         return result
 
+    def _as_planned(self, name: str, container_id: str) -> dict | None:
+        """The container if it still is the one planned: that id, under that name."""
+        found = self._inspect(container_id)
+        if found is None or found["Name"].lstrip("/") != name:
+            return None
+        return found
+
+    def _changed_meanwhile(
+        self, name: str, container_id: str, new_image_id: str, image: str
+    ) -> ReplaceResult:
+        if self.journal.read(name) is not None:
+            reason = self.journal.holder_of(name)
+        elif (holder := self._inspect(name)) is not None and holder["Image"] == new_image_id:
+            reason = f"{name} was updated by another run meanwhile"
+        else:
+            reason = f"{name} is no longer container {container_id[:12]} (recreated or removed)"
+        return ReplaceResult(
+            name, "skipped", image, reason=f"{reason}: nothing done", new_image_id=new_image_id
+        )
+
     def _dependents(self, container: dict) -> list[dict]:
-        """Containers whose network mode is `container:<this>`, by id, short id or name."""
+        """Containers whose network mode is `container:<this>`, by id, short id or name
+        (aside containers, which are no services, excepted)."""
         this = {container["Id"], container["Id"][:12], container["Name"].lstrip("/")}
         found = []
         for summary in self.api.containers(all=True):
             mode = (summary.get("HostConfig") or {}).get("NetworkMode", "")
+            names = [n.lstrip("/") for n in summary.get("Names") or []]
+            if any(aside_service(n) for n in names):
+                continue
             if mode.startswith("container:") and mode.removeprefix("container:") in this:
                 found.append(self.api.inspect_container(summary["Id"]))
         return found
 
     def _replace(
-        self, old: dict, new_image_id: str, image: str, network_container: str | None
+        self, old: dict, name: str, new_image_id: str, image: str, network_container: str | None
     ) -> ReplaceResult:
-        name = old["Name"].lstrip("/")
         result = ReplaceResult(
             name, "failed", image, old_image_id=old["Image"], new_image_id=new_image_id
         )
@@ -187,9 +237,24 @@ class Updater:
         except (UpdateFailed, DockerException, ValueError) as exc:
             result.reason = f"nothing changed: {exc}"
             return result
-        entry = self.journal.begin(
-            new_entry(name, old["Id"], bool(old["State"].get("Running")), image, new_image_id)
-        )
+        # The lock is keyed on the service's name, which every run sees the same; the
+        # container's current name is not (the first run renames it aside).
+        try:
+            entry = self.journal.begin(
+                new_entry(name, old["Id"], bool(old["State"].get("Running")), image, new_image_id)
+            )
+        except UpdateInProgress as exc:
+            result.result, result.reason = "skipped", f"{exc}: nothing done"
+            return result
+        current = self._as_planned(name, old["Id"])
+        if current is None:
+            # Another run finished with it between our look and our lock.
+            self.journal.finish(entry)
+            return self._changed_meanwhile(name, old["Id"], new_image_id, image)
+        if bool(current["State"].get("Running")) != entry.old_running:
+            entry = self.journal.advance(
+                entry, "begun", old_running=bool(current["State"].get("Running"))
+            )
         try:
             entry = self._step(entry, "stopping")
             if entry.old_running:
@@ -208,12 +273,18 @@ class Updater:
         except (UpdateFailed, DockerException) as exc:
             result.new_logs = self._tail_logs(result.new_id)
             try:
-                self._execute(rollback_plan(entry, self._observe(entry)))
+                self._execute(
+                    rollback_plan(entry, self._observe(entry)),
+                    restart_window=ROLLBACK_RESTART_WINDOW,
+                )
             except DockerException as rollback_exc:
-                # The journal entry stays: `recover` (or the next run) tries again.
+                # The journal entry stays, given up: the next run of any flow, or
+                # `watch-docker recover`, starts the old container once it can.
+                self.journal.advance(entry, entry.step, given_up=True)
                 result.reason = (
-                    f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)} "
-                    "(left for `watch-docker recover`)"
+                    f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)}. "
+                    f"{name} is down: run `watch-docker recover` once that is fixed "
+                    "(the next run of any flow also tries)"
                 )
                 return result
             self.journal.finish(entry)
@@ -267,21 +338,21 @@ class Updater:
             new_running=bool(new and new["State"].get("Running")),
         )
 
-    def _execute(self, actions: list[Action]) -> None:
+    def _execute(self, actions: list[Action], *, restart_window: float) -> None:
         for action in actions:
             if action.kind == "remove":
                 self.api.remove_container(action.container, v=False, force=True)
             elif action.kind == "rename":
                 self.api.rename(action.container, action.name)
             elif action.kind == "start":
-                self._start_with_retries(action.container)
+                self._start_with_retries(action.container, restart_window)
             elif action.kind == "stop":
                 self.api.stop(action.container)
 
-    def _start_with_retries(self, container_id: str) -> None:
+    def _start_with_retries(self, container_id: str, window: float) -> None:
         for attempt in Retrying(
-            stop=stop_after_attempt(_RESTART_ATTEMPTS),
-            wait=wait_exponential(multiplier=0.5, max=8),
+            stop=stop_after_delay(window),
+            wait=wait_exponential(multiplier=0.5, max=15),
             retry=retry_if_exception_type(APIError),
             reraise=True,
         ):
@@ -289,14 +360,62 @@ class Updater:
                 self.api.start(container_id)
 
     def recover(self) -> list[RecoveryResult]:
-        """Finish or undo every update whose process died (run before any new update)."""
-        done = []
-        for entry in self.journal.abandoned():
-            outcome, actions = recovery_plan(entry, self._observe(entry))
-            self._execute(actions)
-            self.journal.finish(entry)
-            done.append(RecoveryResult(entry.name, outcome, actions))
+        """Finish or undo every update whose process died or gave up, then resolve aside
+        containers no entry speaks of (run before any flow). What cannot be done yet stays
+        journalled for the next run."""
+        asides = self._aside_containers()  # listed before the journal is read: see _orphans
+        done = [self._recover(entry) for entry in self.journal.abandoned()]
+        for service, aside_id in self._orphans(asides):
+            if resolved := self._resolve_orphan(service, aside_id):
+                done.append(resolved)
         return done
+
+    def _recover(self, entry: JournalEntry) -> RecoveryResult:
+        outcome, actions = recovery_plan(entry, self._observe(entry))
+        try:
+            self._execute(actions, restart_window=RECOVERY_RESTART_WINDOW)
+        except DockerException as exc:
+            self.journal.advance(entry, entry.step, given_up=True)  # for the next run, any process
+            return RecoveryResult(entry.name, "failed", actions, _reason(exc))
+        self.journal.finish(entry)
+        return RecoveryResult(entry.name, outcome, actions)
+
+    def _aside_containers(self) -> list[dict]:
+        found = self.api.containers(all=True, filters={"name": ASIDE_NAME_FILTER})
+        return [
+            c
+            for c in found
+            if aside_service((c.get("Names") or [""])[0].lstrip("/"))
+            and not evaluate_labels(c.get("Labels") or {}, self.policy).skipped
+        ]
+
+    def _orphans(self, asides: list[dict]) -> list[tuple[str, str]]:
+        """(service, id) of the aside containers no journal entry speaks of. An update journals
+        before it renames and removes the aside before its entry, so an aside listed before
+        the journal was read and missing from it is no update's in progress."""
+        known = {e.old_id for e in self.journal.entries()}
+        return [
+            (aside_service(c["Names"][0].lstrip("/")) or "", c["Id"])
+            for c in asides
+            if c["Id"] not in known
+        ]
+
+    def _resolve_orphan(self, service: str, aside_id: str) -> RecoveryResult | None:
+        holder = self._inspect(service)
+        entry = orphan_entry(
+            service, aside_id, holder["Id"] if holder else None, not self.remove_old
+        )
+        if entry is None:
+            return None
+        try:
+            self.journal.begin(entry)  # the service's lock, and a record if we are killed
+        except UpdateInProgress:
+            return None
+        aside = self._inspect(aside_id)
+        if aside is None or aside["Name"].lstrip("/") != entry.aside_name:
+            self.journal.finish(entry)  # resolved meanwhile by whoever held it
+            return None
+        return self._recover(entry)
 
 
 def _reason(exc: Exception) -> str:

@@ -9,7 +9,7 @@ from watchdocker.blocks.registry_credentials import registry_credential_blocks
 from watchdocker.config import Settings
 from watchdocker.engine.client import EngineUnavailable, connect
 from watchdocker.engine.updater import HealthPolicy, Updater
-from watchdocker.journal import Journal
+from watchdocker.journal import Journal, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.credentials import (
     CredentialStore,
@@ -58,7 +58,7 @@ def engine_for(settings: Settings, docker_host_block: str | None = None) -> dock
 
 def updater_for(settings: Settings, engine: docker.DockerClient) -> Updater:
     """One journal directory per engine, so one state directory can serve several hosts."""
-    journal = Journal(settings.state_dir / "journal" / engine.info()["ID"].replace(":", "_"))
+    journal = Journal(journal_root(settings.state_dir) / engine.info()["ID"].replace(":", "_"))
     health = HealthPolicy(
         timeout=settings.update.health_timeout.total_seconds(),
         stable_seconds=settings.update.stable_seconds.total_seconds(),
@@ -69,4 +69,5 @@ def updater_for(settings: Settings, engine: docker.DockerClient) -> Updater:
         health,
         remove_old=settings.update.remove_old_container,
         cleanup=settings.update.cleanup,
+        policy=settings.policy,
     )

@@ -24,7 +24,8 @@ from watchdocker.container_status import (
     plan_check,
     tag_reference,
 )
-from watchdocker.flows.clients import engine_for, registry_client_for
+from watchdocker.flows.clients import engine_for, registry_client_for, updater_for
+from watchdocker.journal import has_entries, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
 from watchdocker.tasks.scan import (
@@ -32,6 +33,7 @@ from watchdocker.tasks.scan import (
     resolve_platform_image,
     resolve_remote_digest,
 )
+from watchdocker.tasks.update import recover_interrupted_updates
 
 ARTIFACT_KEY = "watchdocker-scan"
 
@@ -123,6 +125,10 @@ def scan(
         include_stopped = settings.docker.include_stopped
     engine = engine_for(settings, docker_host_block)
     try:
+        # Every flow recovers first (an update left half-done is a service down); with an
+        # empty journal that costs one directory listing.
+        if has_entries(journal_root(settings.state_dir)):
+            recover_interrupted_updates(updater_for(settings, engine))
         containers = discover_containers_task(engine, include_stopped)
     finally:
         engine.close()

@@ -3,10 +3,12 @@ the old container, or roll back; one notification per run and one per problem.""
 
 from __future__ import annotations
 
+import docker
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -117,13 +119,31 @@ def _publish(report: UpdateReport) -> None:
 
 def _ensure_slots(settings: Settings) -> None:
     with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(UPDATE_SLOTS, settings.update.concurrency)
+        try:
+            client.upsert_global_concurrency_limit_by_name(
+                UPDATE_SLOTS, settings.update.concurrency
+            )
+        except ObjectAlreadyExists:
+            # Prefect's upsert reads, then creates: of two runs starting together the later
+            # one is refused the create. The limit exists now; upserting again updates it.
+            client.upsert_global_concurrency_limit_by_name(
+                UPDATE_SLOTS, settings.update.concurrency
+            )
 
 
 def _not_done(planned: list[PlannedUpdate], reason: str) -> list[UpdateResult]:
     return [
         UpdateResult(name=p.name, image=p.image, result="skipped", reason=reason) for p in planned
     ]
+
+
+def _labels(engine: docker.DockerClient, container_id: str) -> dict[str, str]:
+    """A container's labels; none when it is gone since the scan (another run replaced it:
+    its replacement says so, under the lock)."""
+    try:
+        return engine.api.inspect_container(container_id)["Config"].get("Labels") or {}
+    except docker.errors.NotFound:
+        return {}
 
 
 def run_update(
@@ -145,12 +165,11 @@ def run_update(
             names=names,
         )
         labels = {
-            s.id: engine.api.inspect_container(s.id)["Config"].get("Labels") or {}
-            for s in report.containers
-            if s.status == "update_available"
+            s.id: _labels(engine, s.id) for s in report.containers if s.status == "update_available"
         }
+        in_progress = {e.name: updater.journal.holder_of(e.name) for e in updater.journal.entries()}
         planned, known = plan_updates(
-            report.containers, labels, names, settings.update.allow_compose_update
+            report.containers, labels, names, settings.update.allow_compose_update, in_progress
         )
         if dry_run:
             return UpdateReport(

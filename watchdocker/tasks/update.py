@@ -27,13 +27,17 @@ def recover_interrupted_updates(updater: Updater) -> list[RecoveryResult]:
     recovered = updater.recover()
     logger = get_run_logger()
     for item in recovered:
+        failed = item.outcome == "failed"
         log_event(
             logger,
-            logging.WARNING,
-            f"interrupted update {item.outcome}",
+            logging.ERROR if failed else logging.WARNING,
+            "recovering an interrupted update failed, left for the next run"
+            if failed
+            else f"interrupted update {item.outcome}",
             component="update",
             action="recover",
             container=item.name,
+            err=item.reason or None,
         )
     return recovered
 
@@ -72,8 +76,8 @@ def replace_container(
     started = time.perf_counter()
     # The lease is renewed while the update runs; a killed process's slot frees itself after it.
     with concurrency(UPDATE_SLOTS, occupy=1, strict=False, lease_duration=SLOT_LEASE_SECONDS):
-        result = updater.replace(container_id, new_image_id, image)
-    level = logging.INFO if result.result == "updated" else logging.ERROR
+        result = updater.replace(name, container_id, new_image_id, image)
+    level = {"updated": logging.INFO, "skipped": logging.WARNING}.get(result.result, logging.ERROR)
     log_event(
         logger,
         level,
