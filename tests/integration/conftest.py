@@ -81,18 +81,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(folder: Path, config: Path, port: int) -> tuple[str, subprocess.Popen]:
-    """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server),
-    once its deployments are registered."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
-    env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(folder / "state"))
+def start_serve(
+    folder: Path, config: Path, port: int, env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen]:
+    """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server;
+    `env` adds to its environment), once its deployments are registered."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}},
+        "WATCH_SERVER_ADDR": f"127.0.0.1:{port}",
+        "WATCH_STATE_DIR": str(folder / "state"),
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
         stdout=(folder / "out.log").open("a"),
         stderr=(folder / "err.log").open("a"),
         env=env,
     )
-    api = f"http://127.0.0.1:{port}/api"
+    api = env.get("PREFECT_API_URL") or f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
     while len(deployments(api)) < 2:
         assert process.poll() is None, (folder / "err.log").read_text()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -276,15 +277,23 @@ def serve(config: ConfigOption = None) -> None:
     """The main job: serve the scan, update and auto-update deployments on their schedules,
     with a local Prefect server and UI unless PREFECT_API_URL names one. Ctrl-C stops it."""
     settings = _settings(config)
-    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+    from watchdocker.prefect_env import (
+        ServerUnavailable,
+        prefect_api,
+        prefect_home,
+        prepare_environment,
+    )
 
     prepare_environment(settings, console_level="INFO")
+    # The embedded server writes its log where serve can watch it for failing services.
+    embedded = not os.environ.get("PREFECT_API_URL")
+    server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
         with prefect_api(settings, notice=False) as api_url:
             from watchdocker.serving import serve_deployments
 
             print(f"watch-docker: Prefect UI at {api_url.removesuffix('/api')}", flush=True)
-            serve_deployments(settings, str(config) if config else None)
+            serve_deployments(settings, str(config) if config else None, api_url, server_log)
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
 
