@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from watchdocker.config import Settings
+from watchdocker.server_retention import retention_environment
 
 SERVER_START_TIMEOUT = 90.0
 
@@ -62,6 +63,7 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     home.mkdir(parents=True, exist_ok=True)
     log_path = log_file or home / "server.log"
     env = {
+        **retention_environment(settings),
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -96,4 +96,3 @@ def test_auto_update_runs_on_its_cron(scheduled_serve: str, outdated: tuple[str,
     assert run["expected_start_time"].split(":", 2)[2].startswith("00"), run
     assert "1 updated" in run["name"], run
     assert inspect_image(container) == v2_id
-
