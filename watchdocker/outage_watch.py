@@ -90,7 +90,7 @@ class OutageWatch:
         return complete.decode(errors="replace").splitlines()
 
     def _tell(self, announcement: Announcement | None) -> None:
-        if announcement is None:
+        if announcement is None or self._stop.is_set():  # serve is stopping: not an outage
             return
         kind = "recovered" if announcement.recovered else "outage"
         print(f"watch-docker: {kind}: {announcement.text}", file=sys.stderr, flush=True)

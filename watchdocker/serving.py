@@ -103,9 +103,13 @@ def serve_deployments(
         scan = next(d for d in deployments if d.name == "scan")
         scan.apply()
         run_deployment("scan/scan", timeout=0)  # queued now; the runner below picks it up
-    OutageWatch(settings, api_url, server_log).start()
+    watch = OutageWatch(settings, api_url, server_log)
+    watch.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
     # Schedules stay active when this serve stops: another serve on the same server may serve
     # them (Prefect's default pauses them for everyone). Runs missed meanwhile are skipped above.
-    serve(*deployments, print_starting_message=True, pause_on_shutdown=False)
+    try:
+        serve(*deployments, print_starting_message=True, pause_on_shutdown=False)
+    finally:
+        watch.stop()  # the local server stops next: that is no outage

@@ -1,0 +1,256 @@
+"""Benchmark of the embedded Prefect server's database growth, scan after scan, with Prefect's
+own retention (the baseline, measured in the same run) and with watch-docker's.
+
+    .venv/bin/python bench/db_growth.py [--scans 100] [--containers 10] [--pause 1]
+
+It brings the bed up, pushes one image, starts `--containers` containers on it, then runs two
+phases, each in a process of its own with its own Prefect server (SQLite, fresh PREFECT_HOME)
+started by `start_local_server`, as `watch-docker serve` starts it:
+
+- baseline: Prefect's defaults (events kept 7 days, flow runs for ever);
+- retention: watch-docker's settings (`server.eventRetention`, `server.runRetention`,
+  watchdocker.server_retention) on a compressed clock: events kept `--event-retention`
+  seconds and the vacuum every `--vacuum-every` seconds instead of a day and an hour, so that
+  it can be seen within the run. (Prefect keeps a flow run at least an hour: run retention
+  does not act within a bench.)
+
+Each phase runs `--scans` scan flows and prints the database size (prefect.db with its WAL)
+before and after, the rows of the largest tables, and what events take (the size of a copy
+without them, both vacuumed). From the baseline it projects the size a 5-minute interval
+reaches with watch-docker's default retention. Everything it created is removed on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+from harness import REPO_ROOT, Harness, run_cleaning_up, start_run
+
+from watchdocker.config import Settings
+from watchdocker.prefect_env import drain_prefect_workers, stop_process
+
+SCANS_PER_DAY_AT_5_MINUTES = 24 * 12
+TABLES = ("events", "event_resources", "flow_run", "task_run", "log", "artifact")
+PREFECT_DEFAULTS = {  # what Prefect 3.8.8 does unless told otherwise
+    "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P7D",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events",
+    "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(90 * 86400),
+}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scans", type=int, default=100)
+    parser.add_argument("--containers", type=int, default=10)
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds between scans")
+    parser.add_argument("--event-retention", type=int, default=60, help="seconds (compressed)")
+    parser.add_argument("--vacuum-every", type=int, default=20, help="seconds (compressed)")
+    parser.add_argument("--phase", choices=("baseline", "retention"), help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--tmp", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def db_bytes(home: Path) -> int:
+    return sum(p.stat().st_size for p in home.glob("prefect.db*") if p.is_file())
+
+
+def rows(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as connection:
+        return {t: connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+
+def events_bytes(db: Path, work: Path) -> int:
+    """What events take: a vacuumed copy, less a vacuumed copy without them."""
+    sizes = []
+    for name, drop in (("all.db", False), ("no-events.db", True)):
+        copy = work / name
+        with sqlite3.connect(db) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+            if drop:
+                target.execute("DELETE FROM event_resources")
+                target.execute("DELETE FROM events")
+                target.commit()
+        with sqlite3.connect(copy) as target:
+            target.execute("VACUUM")
+        sizes.append(copy.stat().st_size)
+        copy.unlink()
+    return sizes[0] - sizes[1]
+
+
+class Phase(Harness):
+    """One phase, in a process of its own: Prefect reads its settings once, on import."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(args.tmp) / args.phase
+        self.tmp.mkdir()
+        self.setup = {}
+        self.server = None
+
+    def run(self) -> dict[str, object]:
+        environment = dict(PREFECT_DEFAULTS)
+        if self.args.phase == "retention":
+            from watchdocker.server_retention import retention_environment
+
+            environment = retention_environment(Settings())
+            environment["PREFECT_SERVER_EVENTS_RETENTION_PERIOD"] = (
+                f"PT{self.args.event_retention}S"
+            )
+            environment["PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS"] = str(
+                self.args.vacuum_every
+            )
+        os.environ.update(environment)
+        self.start_prefect()
+        home = self.tmp / "prefect"
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        from watchdocker.flows.scan import scan
+
+        try:
+            with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                scan(config_file=self.args.config)  # the tables exist, the imports are done
+                drain_prefect_workers()
+                before = db_bytes(home)
+                started = time.perf_counter()
+                for number in range(1, self.args.scans + 1):
+                    scan(config_file=self.args.config)
+                    time.sleep(self.args.pause)
+                    if number % 10 == 0:
+                        print(f"... {self.args.phase}: {number} scans", file=sys.stderr)
+                drain_prefect_workers()
+                elapsed = time.perf_counter() - started
+            time.sleep(self.args.vacuum_every + 5)  # the last events reach the database
+            after = db_bytes(home)
+            db = home / "prefect.db"
+            return {
+                "before": before,
+                "after": after,
+                "seconds": elapsed,
+                "rows": rows(db),
+                "events_bytes": events_bytes(db, self.tmp),
+            }
+        finally:
+            if self.server is not None:
+                stop_process(self.server)
+
+
+class Bench(Harness):
+    def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
+        self.args = args
+        self.run_id = run_id
+        self.tb = tb
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"watchdocker-bench-{run_id}-"))
+        self.setup = {}
+        self.server = None
+        self.ref = f"{self.tb.OPEN}/bench-{run_id}/growth:latest"
+        self.digest: str | None = None
+
+    def containers(self) -> None:
+        self.tb.build_image(self.ref, marker=f"bench-{self.run_id}")
+        self.digest = str(self.tb.push(self.ref))
+        for index in range(self.args.containers):
+            self.tb.run_container(
+                self.ref, "sleep", "3600", name=f"bench-{self.run_id}-g{index:03d}"
+            )
+
+    def phase(self, name: str) -> dict[str, object]:
+        config = self.tmp / "config.yaml"
+        config.write_text(
+            json.dumps(  # JSON is YAML
+                {
+                    "policy": {"onlyLabels": [self.tb.label_filter()]},
+                    "scan": {"cacheTTL": "0s"},  # each scan asks the registry, as with 5m
+                    "stateDir": str(self.tmp / "state"),
+                }
+            )
+        )
+        out = subprocess.run(
+            [sys.executable, __file__, *self.passed_on(), "--phase", name,
+             "--config", str(config), "--tmp", str(self.tmp)],
+            check=True, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        return json.loads(out.stdout)
+
+    def passed_on(self) -> list[str]:
+        a = self.args
+        return [
+            f"--scans={a.scans}", f"--pause={a.pause}", f"--event-retention={a.event_retention}",
+            f"--vacuum-every={a.vacuum_every}",
+        ]  # fmt: skip
+
+    def cleanup(self) -> None:
+        self.tb.cleanup(self.run_id)
+        if self.digest:  # the bed's registries allow deletes
+            name = self.ref.removeprefix(f"{self.tb.OPEN}/").rsplit(":", 1)[0]
+            httpx.delete(f"http://{self.tb.OPEN}/v2/{name}/manifests/{self.digest}", timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def megabytes(value: object) -> str:
+    return f"{int(value) / 1e6:.1f} MB"  # type: ignore[call-overload]
+
+
+def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
+    print(f"\nDatabase growth over {args.scans} scans of {args.containers} containers")
+    print(f"{'phase':<10} {'before':>9} {'after':>9} {'per scan':>9} {'events':>9}  rows")
+    for name, r in results.items():
+        per_scan = (r["after"] - r["before"]) / args.scans
+        print(
+            f"{name:<10} {megabytes(r['before']):>9} {megabytes(r['after']):>9} "
+            f"{per_scan / 1e6:>6.3f} MB {megabytes(r['events_bytes']):>9}  "
+            + " ".join(f"{t}={n}" for t, n in r["rows"].items())
+        )
+    base = results["baseline"]
+    scans = args.scans + 1  # the warm-up scan's rows are in the database too
+    events_per_scan = base["events_bytes"] / scans
+    rest_per_scan = max(base["after"] - base["events_bytes"], 0) / scans
+    defaults = Settings().server
+    days = {"events": defaults.event_retention / timedelta(days=1)}
+    days["runs"] = defaults.run_retention / timedelta(days=1)
+    steady = SCANS_PER_DAY_AT_5_MINUTES * (
+        events_per_scan * days["events"] + rest_per_scan * days["runs"]
+    )
+    prefect_year = SCANS_PER_DAY_AT_5_MINUTES * (events_per_scan * 7 + rest_per_scan * 365)
+    print(
+        f"\nper scan: events {events_per_scan / 1e6:.3f} MB, the rest {rest_per_scan / 1e6:.3f}"
+        f" MB. Every 5 minutes, with watch-docker's retention (events {days['events']:g} d, "
+        f"runs {days['runs']:g} d) the database levels off near {steady / 1e6:.0f} MB; with "
+        f"Prefect's (events 7 d, runs for ever) it is {prefect_year / 1e6:.0f} MB after a year "
+        "and still growing."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.phase:
+        sys.path.insert(0, str(REPO_ROOT / "bench"))
+        print(json.dumps(Phase(args).run()))
+        return 0
+    run_id, testbed = start_run()
+    bench = Bench(args, run_id, testbed)
+
+    def measure() -> int:
+        bench.stage("bed up (testbed/up.sh when needed)", bench.bring_up_bed)
+        bench.stage(f"build, push, start {args.containers} containers", bench.containers)
+        report(args, {name: bench.phase(name) for name in ("baseline", "retention")})
+        return 0
+
+    return run_cleaning_up(measure, bench.cleanup)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
