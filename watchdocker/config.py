@@ -63,7 +63,7 @@ class ServerConfig(_Section):
 
     # How long the embedded server keeps events and finished runs (watchdocker.server_retention).
     event_retention: Duration = Field(timedelta(days=1), alias="eventRetention")
-    run_retention: Duration = Field(timedelta(days=30), alias="runRetention")
+    run_retention: Duration = Field(timedelta(days=7), alias="runRetention")
 
     @field_validator("event_retention", "run_retention")
     @classmethod

@@ -11,10 +11,10 @@ from watchdocker.config import ServerConfig, Settings
 from watchdocker.server_retention import retention_environment
 
 
-def test_defaults_keep_events_a_day_and_runs_thirty_days():
+def test_defaults_keep_events_a_day_and_runs_a_week():
     env = retention_environment(Settings())
     assert env["PREFECT_SERVER_EVENTS_RETENTION_PERIOD"] == "PT86400S"
-    assert env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"] == str(30 * 86400)
+    assert env["PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD"] == str(7 * 86400)
 
 
 def test_prefect_reads_them_as_meant(monkeypatch):
