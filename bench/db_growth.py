@@ -15,8 +15,8 @@ started by `start_local_server`, as `watch-docker serve` starts it:
   does not act within a bench.)
 
 Each phase runs `--scans` scan flows and prints the database file's size (prefect.db with its
-WAL) before and after, the growth of its rows and of its events alone (vacuumed copies with and
-without events), and the rows of the largest tables. From the baseline it projects the size
+WAL) before and after, the growth of what its rows take and of what events take (SQLite's
+dbstat), and the rows of the largest tables. From the baseline it projects the size
 a 5-minute interval reaches with watch-docker's default retention. Everything it created is
 removed on exit.
 """
@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +45,7 @@ from watchdocker.config import Settings
 from watchdocker.prefect_env import drain_prefect_workers, stop_process
 
 SCANS_PER_DAY_AT_5_MINUTES = 24 * 12
+EVENTS_FLUSH = 7  # seconds: the server's event persister writes every 5 s
 TABLES = ("events", "event_resources", "flow_run", "task_run", "log", "artifact")
 PREFECT_DEFAULTS = {  # what Prefect 3.8.8 does unless told otherwise
     "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": "P7D",
@@ -74,23 +76,23 @@ def rows(db: Path) -> dict[str, int]:
         return {t: connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
-def vacuumed_sizes(db: Path, work: Path) -> tuple[int, int]:
-    """The size of a vacuumed copy of the database, and of one without its events: the bytes
-    rows take, without the free pages and the WAL of the live file."""
-    sizes = []
-    for name, drop in (("all.db", False), ("no-events.db", True)):
-        copy = work / name
-        with sqlite3.connect(db) as source, sqlite3.connect(copy) as target:
-            source.backup(target)
-            if drop:
-                target.execute("DELETE FROM event_resources")
-                target.execute("DELETE FROM events")
-                target.commit()
-        with sqlite3.connect(copy) as target:
-            target.execute("VACUUM")
-        sizes.append(copy.stat().st_size)
-        copy.unlink()
-    return sizes[0], sizes[1]
+def bytes_by_table(db: Path, work: Path) -> dict[str, int]:
+    """The bytes of the pages each table takes with its indexes (SQLite's dbstat), in a snapshot:
+    what rows take, without the free pages and the WAL of the live file."""
+    copy = work / "snapshot.db"
+    sizes: dict[str, int] = {}
+    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+        owner = dict(target.execute("SELECT name, tbl_name FROM sqlite_master"))
+        for name, size in target.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
+            table = owner.get(name, name)
+            sizes[table] = sizes.get(table, 0) + size
+    copy.unlink()
+    return sizes
+
+
+def events_share(sizes: dict[str, int]) -> int:
+    return sizes.get("events", 0) + sizes.get("event_resources", 0)
 
 
 class Phase(Harness):
@@ -129,8 +131,9 @@ class Phase(Harness):
                 if checked != self.args.containers:
                     raise SystemExit(f"the scan checked {checked} containers, not ours alone")
                 drain_prefect_workers()
+                time.sleep(EVENTS_FLUSH)
                 db = home / "prefect.db"
-                before = db_bytes(home), *vacuumed_sizes(db, self.tmp)
+                before = db_bytes(home), bytes_by_table(db, self.tmp)
                 started = time.perf_counter()
                 for number in range(1, self.args.scans + 1):
                     scan(config_file=self.args.config)
@@ -139,8 +142,8 @@ class Phase(Harness):
                         print(f"... {self.args.phase}: {number} scans", file=sys.stderr)
                 drain_prefect_workers()
                 elapsed = time.perf_counter() - started
-            time.sleep(self.args.vacuum_every + 5)  # the last events reach the database
-            after = db_bytes(home), *vacuumed_sizes(db, self.tmp)
+            time.sleep(self.args.vacuum_every + EVENTS_FLUSH)  # the last events are written
+            after = db_bytes(home), bytes_by_table(db, self.tmp)
             return {"before": before, "after": after, "seconds": elapsed, "rows": rows(db)}
         finally:
             if self.server is not None:
@@ -200,17 +203,18 @@ class Bench(Harness):
 
 
 def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
-    """Sizes are (file, rows, rows without events): the live file with its free pages and WAL,
-    and vacuumed copies."""
+    """Sizes are (file, bytes by table): the live file with its free pages and WAL, and what
+    its rows take."""
     print(f"\nDatabase over {args.scans} scans of {args.containers} containers (MB)")
     print(f"{'phase':<10} {'file before':>11} {'file after':>10} {'rows':>6} {'events':>7}  rows")
     growth: dict[str, tuple[float, float]] = {}
     for name, r in results.items():
-        (file0, all0, rest0), (file1, all1, rest1) = r["before"], r["after"]
-        events = (all1 - rest1) - (all0 - rest0)
-        growth[name] = (events / args.scans, ((all1 - all0) - events) / args.scans)
+        (file0, tables0), (file1, tables1) = r["before"], r["after"]
+        rows_growth = sum(tables1.values()) - sum(tables0.values())
+        events = events_share(tables1) - events_share(tables0)
+        growth[name] = (events / args.scans, (rows_growth - events) / args.scans)
         print(
-            f"{name:<10} {file0 / 1e6:>11.1f} {file1 / 1e6:>10.1f} {(all1 - all0) / 1e6:>+6.1f} "
+            f"{name:<10} {file0 / 1e6:>11.1f} {file1 / 1e6:>10.1f} {rows_growth / 1e6:>+6.1f} "
             f"{events / 1e6:>+7.1f}  " + " ".join(f"{t}={n}" for t, n in r["rows"].items())
         )
     events_per_scan, rest_per_scan = growth["baseline"]
