@@ -84,3 +84,14 @@ class Harness:
         settings = Settings(server=ServerConfig(addr=f"127.0.0.1:{port}"))
         self.server = start_local_server(settings, log_file=self.tmp / "prefect-server.log")
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+
+
+def run_cleaning_up(body: Callable[[], int], cleanup: Callable[[], object]) -> int:
+    """`body`'s exit code; 130 on Ctrl-C or SIGTERM; `cleanup` in every case."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print("interrupted: cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        cleanup()

@@ -90,6 +90,18 @@ class ServerConfig(_Section):
             raise ValueError(f"{value!r} is not host:port (example: 127.0.0.1:4200)")
         return value if host else f"127.0.0.1:{port}"
 
+    # How long the embedded server keeps events and finished runs (watchdocker.server_retention).
+    event_retention: Duration = Field(timedelta(days=1), alias="eventRetention")
+    run_retention: Duration = Field(timedelta(days=7), alias="runRetention")
+
+    @field_validator("event_retention", "run_retention")
+    @classmethod
+    def _at_least_an_hour(cls, value: timedelta) -> timedelta:
+        # Prefect cleans its database hourly and keeps a flow run at least an hour.
+        if value < timedelta(hours=1):
+            raise ValueError("must be at least 1h (the server cleans up hourly)")
+        return value
+
     @property
     def host(self) -> str:
         return self.addr.rpartition(":")[0]
@@ -309,6 +321,8 @@ class Settings(BaseSettings):
 # Environment name -> YAML path. Seed §3 names where the seed gives one.
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_SERVER_ADDR": ("server", "addr"),
+    "WATCH_SERVER_EVENT_RETENTION": ("server", "eventRetention"),
+    "WATCH_SERVER_RUN_RETENTION": ("server", "runRetention"),
     "WATCH_DOCKER_HOST": ("docker", "host"),
     "WATCH_DOCKER_INCLUDE_STOPPED": ("docker", "includeStopped"),
     "WATCH_SCAN_INTERVAL": ("scan", "interval"),

@@ -30,6 +30,7 @@ from watchdocker.server_guard import (
     locked,
     nobody_uses,
 )
+from watchdocker.server_retention import retention_environment
 
 SERVER_START_TIMEOUT = 90.0
 CREDENTIAL_FILE = "api-auth-string"
@@ -156,6 +157,7 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     log_path = log_file or home / "server.log"
     credential = api_credential(home)
     env = {
+        **retention_environment(settings),
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -1,14 +1,28 @@
 """`watch-docker serve`: the deployments of the settings, served by this process (Prefect's
-Runner runs each flow run in a subprocess), with the blocks the UI offers registered first."""
+Runner runs each flow run in a subprocess), with the blocks the UI offers registered first, and
+a watch for outages (`outage_watch`) while it serves."""
 
 from __future__ import annotations
 
 import warnings
+from datetime import UTC, datetime
+from pathlib import Path
 
 from prefect import serve
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.exceptions import ObjectNotFound
 from prefect.flows import load_flow_from_entrypoint
+from prefect.states import Cancelled
 from prefect_docker.credentials import DockerRegistryCredentials
 from prefect_docker.host import DockerHost
 
@@ -17,6 +31,8 @@ from watchdocker.blocks.notifier import AppriseNotifier
 from watchdocker.blocks.totp import TotpSecret
 from watchdocker.config import Settings
 from watchdocker.deployments import TAGS, DeploymentSpec, deployment_specs
+from watchdocker.missed_runs import ScheduledRun, runs_to_skip
+from watchdocker.outage_watch import OutageWatch
 
 BLOCKS = (DockerRegistryCredentials, AppriseNotifier, DockerHost, DockerHostTLS, TotpSecret)
 
@@ -43,13 +59,57 @@ def runner_deployment(spec: DeploymentSpec, config_file: str | None) -> RunnerDe
     )
 
 
-def serve_deployments(settings: Settings, config_file: str | None) -> None:
+def skip_missed_runs(deployments: list[RunnerDeployment]) -> int:
+    """Cancels the scheduled runs that came due while nobody served them, all but the newest
+    of each deployment (see `missed_runs`); how many."""
+    skipped = 0
+    now = datetime.now(UTC)
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            try:
+                found = client.read_deployment_by_name(deployment.full_name)
+            except ObjectNotFound:
+                continue  # first start: nothing was missed
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[found.id]),
+                    state=FlowRunFilterState(
+                        type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+                    ),
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            )
+            scheduled = [
+                ScheduledRun(run.id, run.expected_start_time, run.auto_scheduled)
+                for run in runs
+                if run.expected_start_time
+            ]
+            for run_id in runs_to_skip(scheduled, now):
+                state = Cancelled(message="missed: no serve was running when it was due")
+                client.set_flow_run_state(run_id, state, force=True)
+                skipped += 1
+    return skipped
+
+
+def serve_deployments(
+    settings: Settings, config_file: str | None, api_url: str, server_log: Path | None
+) -> None:
     register_blocks()
     deployments = [runner_deployment(spec, config_file) for spec in deployment_specs(settings)]
+    if skipped := skip_missed_runs(deployments):
+        note = f"skipped {skipped} scheduled runs missed while nobody served"
+        print(f"watch-docker: {note}", flush=True)
     if settings.scan.initial_scan_on_start:
         scan = next(d for d in deployments if d.name == "scan")
         scan.apply()
         run_deployment("scan/scan", timeout=0)  # queued now; the runner below picks it up
+    watch = OutageWatch(settings, api_url, server_log)
+    watch.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
-    serve(*deployments, print_starting_message=True)
+    # Schedules stay active when this serve stops: another serve on the same server may serve
+    # them (Prefect's default pauses them for everyone). Runs missed meanwhile are skipped above.
+    try:
+        serve(*deployments, print_starting_message=True, pause_on_shutdown=False)
+    finally:
+        watch.stop()  # the local server stops next: that is no outage

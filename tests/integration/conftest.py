@@ -85,14 +85,18 @@ def _free_port() -> int:
 SERVE_HOMES: dict[str, Path] = {}  # the API of each `serve` start_serve ran -> its Prefect home
 
 
-def api_auth(api: str) -> dict[str, str]:
-    """The Authorization header `api` requires: the credential of the `serve` that runs it,
-    else this session's (tests/conftest.py)."""
-    credential = os.environ["PREFECT_API_AUTH_STRING"]
+def api_credential(api: str) -> str:
+    """The credential `api` requires: that of the `serve` that runs it, else this session's
+    (tests/conftest.py)."""
     if api in SERVE_HOMES:
         path = SERVE_HOMES[api] / CREDENTIAL_FILE
-        credential = path.read_text().strip() if path.exists() else ""
-    return auth_headers(credential)
+        return path.read_text().strip() if path.exists() else ""
+    return os.environ["PREFECT_API_AUTH_STRING"]
+
+
+def api_auth(api: str) -> dict[str, str]:
+    """The Authorization header `api` requires."""
+    return auth_headers(api_credential(api))
 
 
 def api_request(api: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -102,19 +106,26 @@ def api_request(api: str, method: str, path: str, **kwargs: Any) -> httpx.Respon
     return httpx.request(method, f"{api}{path}", headers=api_auth(api), **kwargs)
 
 
-def start_serve(folder: Path, config: Path, port: int) -> tuple[str, subprocess.Popen]:
-    """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server),
-    once its deployments are registered."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
-    env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(folder / "state"))
-    api = f"http://127.0.0.1:{port}/api"
-    SERVE_HOMES[api] = folder / "state" / "prefect"
+def start_serve(
+    folder: Path, config: Path, port: int, env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen]:
+    """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server;
+    `env` adds to its environment), once its deployments are registered."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}},
+        "WATCH_SERVER_ADDR": f"127.0.0.1:{port}",
+        "WATCH_STATE_DIR": str(folder / "state"),
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
         stdout=(folder / "out.log").open("a"),
         stderr=(folder / "err.log").open("a"),
         env=env,
     )
+    api = env.get("PREFECT_API_URL") or f"http://127.0.0.1:{port}/api"
+    if "PREFECT_API_URL" not in env:
+        SERVE_HOMES[api] = folder / "state" / "prefect"
     deadline = time.monotonic() + 120
     while len(deployments(api)) < 2:
         assert process.poll() is None, (folder / "err.log").read_text()
@@ -161,6 +172,19 @@ def wait_for(check: Callable[[], object], timeout: float = 120) -> object:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     return found
+
+
+def deployment_runs(api: str, name: str) -> list[dict]:
+    """Every flow run of the deployment `name`."""
+    deployment_id = deployments(api)[name]["id"]
+    answer = api_request(
+        api,
+        "POST",
+        "/flow_runs/filter",
+        json={"flow_runs": {"deployment_id": {"any_": [deployment_id]}}},
+    )
+    answer.raise_for_status()
+    return answer.json()
 
 
 def run_deployment(api: str, name: str, parameters: dict | None = None) -> str:

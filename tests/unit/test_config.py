@@ -297,6 +297,8 @@ def test_directory_as_file_is_a_config_error(tmp_path: Path) -> None:
 # One valid sample per variable: raw text -> (attribute, expected value).
 ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_SERVER_ADDR": ("0.0.0.0:8080", "server.addr", "0.0.0.0:8080"),
+    "WATCH_SERVER_EVENT_RETENTION": ("6h", "server.event_retention", timedelta(hours=6)),
+    "WATCH_SERVER_RUN_RETENTION": ("7d", "server.run_retention", timedelta(days=7)),
     "WATCH_DOCKER_HOST": ("tcp://10.0.0.1:2375", "docker.host", "tcp://10.0.0.1:2375"),
     "WATCH_DOCKER_INCLUDE_STOPPED": ("true", "docker.include_stopped", True),
     "WATCH_SCAN_INTERVAL": ("1h30m", "scan.interval", timedelta(minutes=90)),
@@ -969,3 +971,14 @@ def test_readme_documents_every_env_var() -> None:
     wanted = [*ENV_VARS, "WATCH_REGISTRY_AUTH_", CONFIG_FILE_VAR]
     missing = [name for name in wanted if name not in text]
     assert not missing, f"README.md does not mention: {', '.join(missing)}"
+
+
+# --- retention of the embedded server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["WATCH_SERVER_EVENT_RETENTION", "WATCH_SERVER_RUN_RETENTION"])
+def test_retention_below_an_hour_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"{name}.*at least 1h"):
+        load(tmp_path, None, monkeypatch, **{name: "59m"})

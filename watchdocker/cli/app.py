@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -287,18 +288,22 @@ def serve(config: ConfigOption = None) -> None:
     from watchdocker.prefect_env import (
         ServerUnavailable,
         prefect_api,
+        prefect_home,
         prepare_environment,
         ui_login_hint,
     )
 
     prepare_environment(settings, console_level="INFO")
+    # The embedded server writes its log where serve can watch it for failing services.
+    embedded = not os.environ.get("PREFECT_API_URL")
+    server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
         with prefect_api(settings, notice=False) as api_url:
             from watchdocker.serving import serve_deployments
 
             ui = api_url.removesuffix("/api")
             print(f"watch-docker: Prefect UI at {ui}{ui_login_hint(settings, api_url)}", flush=True)
-            serve_deployments(settings, str(config) if config else None)
+            serve_deployments(settings, str(config) if config else None, api_url, server_log)
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
 

@@ -1,0 +1,125 @@
+"""Two `watch-docker serve` processes on one Prefect server: stopping one leaves the schedules
+the other serves active; and a lone serve restarted after a stop runs one of the scheduled
+runs it missed, not all of them at once."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import (
+    _free_port,
+    api_credential,
+    deployment_runs,
+    deployments,
+    start_serve,
+    stop_serve,
+    wait_for,
+)
+
+import testbed as tb
+
+pytestmark = pytest.mark.integration
+
+INTERVAL = 10  # seconds: the shortest scan.interval there is
+
+
+class Serve:
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder, self.port = folder, port
+        folder.mkdir(exist_ok=True)
+        self.config = folder / "config.yaml"
+        self.config.write_text(
+            yaml.safe_dump(
+                {
+                    "scan": {"interval": f"{INTERVAL}s"},
+                    "policy": {"onlyLabels": [tb.label_filter()]},
+                }
+            )
+        )
+        self.process: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str] | None = None) -> str:
+        started = self.times_served()
+        api, self.process = start_serve(self.folder, self.config, self.port, env)
+        # On a server that has the deployments already, start_serve returns at once: wait for
+        # this process's Runner (it takes SIGTERM from then on) and a poll of it.
+        wait_for(lambda: self.times_served() > started, timeout=60)
+        time.sleep(3)
+        return api
+
+    def times_served(self) -> int:
+        out = self.folder / "out.log"
+        return out.read_text().count("being served") if out.exists() else 0
+
+    def stop(self) -> int:
+        assert self.process
+        return stop_serve(self.process)
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, str]]:
+    serve = Serve(tmp_path_factory.mktemp("first"), _free_port())
+    api = serve.start()
+    yield serve, api
+    if serve.process and serve.process.poll() is None:
+        serve.stop()
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_stopping_a_second_serve_leaves_the_schedules_active(first, tmp_path: Path):
+    serve, api = first
+    second = Serve(tmp_path / "second", _free_port())
+    second.start({"PREFECT_API_URL": api, "PREFECT_API_AUTH_STRING": api_credential(api)})
+    assert second.stop() == 0
+    scan = deployments(api)["scan"]
+    assert scan["paused"] is False and all(s["active"] for s in scan["schedules"]), scan
+    # The first serve goes on running the schedule.
+    after = datetime.now(UTC)
+    wait_for(
+        lambda: [
+            r
+            for r in deployment_runs(api, "scan")
+            if r["state_type"] == "COMPLETED" and when(r["expected_start_time"]) > after
+        ],
+        timeout=INTERVAL + 45,
+    )
+    assert serve.process and serve.process.poll() is None
+
+
+def test_a_restart_after_a_stop_runs_one_missed_run_not_all(first):
+    serve, api = first
+    assert serve.stop() == 0  # its server stops with it
+    stopped = datetime.now(UTC)
+    time.sleep(6 * INTERVAL)  # six slots of the schedule pass with nobody serving
+    restarted = datetime.now(UTC)
+    serve.start()
+    in_stop = [
+        r
+        for r in deployment_runs(api, "scan")
+        if stopped < when(r["expected_start_time"]) < restarted
+    ]
+    skipped = [r for r in in_stop if r["state_type"] == "CANCELLED"]
+    ran = [r for r in in_stop if r["state_type"] != "CANCELLED"]
+    seen = [(r["expected_start_time"], r["state_name"], r["auto_scheduled"]) for r in in_stop]
+    assert len(skipped) >= 3 and all("missed" in r["state"]["message"] for r in skipped), seen
+    # The newest missed run, and at most one that was less than MISSED_AFTER late at start.
+    assert 1 <= len(ran) <= 2, seen
+    assert min(r["expected_start_time"] for r in ran) > max(
+        r["expected_start_time"] for r in skipped
+    )
+    assert f"skipped {len(skipped)} scheduled runs" in (serve.folder / "out.log").read_text()
+
+    def all_ran() -> bool:
+        states = {r["id"]: r["state_type"] for r in deployment_runs(api, "scan")}
+        return all(states[r["id"]] == "COMPLETED" for r in ran)
+
+    wait_for(all_ran, timeout=60)
