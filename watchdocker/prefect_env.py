@@ -68,7 +68,8 @@ def api_credential(home: Path) -> str:
     login asks for), made once and kept in `home` with mode 0600."""
     path = home / CREDENTIAL_FILE
     if not path.exists():
-        draft = home / f".{CREDENTIAL_FILE}.{os.getpid()}"
+        # A draft of its own per caller (threads of one process share a pid).
+        draft = home / f".{CREDENTIAL_FILE}.{secrets.token_hex(8)}"
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(f"watchdocker:{secrets.token_urlsafe(32)}\n")
