@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from watchdocker.digests import short_digest
 from watchdocker.lockout import clock_time
 from watchdocker.totp import WRONG_CODE, TotpError, verify_code
 from watchdocker.update_plan import PlannedUpdate
@@ -33,10 +34,6 @@ def needs_approval(
     return configured == "totp" or requested or labelled
 
 
-def _short(digest: str | None) -> str:
-    return digest.removeprefix("sha256:")[:12] if digest else "?"
-
-
 def plan_markdown(planned: Sequence[PlannedUpdate]) -> str:
     lines = [
         "**watch-docker asks for approval to update:**",
@@ -45,7 +42,8 @@ def plan_markdown(planned: Sequence[PlannedUpdate]) -> str:
         "| --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {p.name} | {p.image} | {_short(p.local_digest)} | {_short(p.remote_digest)} |"
+        f"| {p.name} | {p.image} | {short_digest(p.local_digest) or '?'} "
+        f"| {short_digest(p.remote_digest) or '?'} |"
         for p in planned
     ]
     lines += [

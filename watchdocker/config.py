@@ -6,12 +6,13 @@ latter, so the README and the loader cannot drift apart (a unit test checks the 
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from cronsim import CronSim, CronSimError
@@ -477,6 +478,59 @@ def _may_hold_a_secret(loc: tuple[str | int, ...]) -> bool:
     )
 
 
+def _model_at(path: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The section model that holds the keys at `path` (list indexes and dict keys such as an
+    approver's name pass through to the model of their items)."""
+    model: type[BaseModel] = Settings
+    for part in path:
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            continue  # an index or a mapping key: the items' model stays the one found
+        found = _model_in(field.annotation)
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg)) is not None), None)
+
+
+def _did_you_mean(loc: tuple[str | int, ...]) -> str:
+    """` (did you mean scan.concurrency?)` for a misspelt key, else nothing."""
+    model = _model_at(loc[:-1])
+    if model is None or not isinstance(loc[-1], str):
+        return ""
+    # Typed either way (snake_case or the YAML alias), suggested as the YAML key.
+    keys = {}
+    for name, field in model.model_fields.items():
+        keys[name.lower()] = keys[(field.alias or name).lower()] = field.alias or name
+    close = difflib.get_close_matches(loc[-1].lower(), keys, n=1, cutoff=0.7)
+    if not close:
+        return ""
+    parent = ".".join(str(part) for part in loc[:-1])
+    return f" (did you mean {parent + '.' if parent else ''}{keys[close[0]]}?)"
+
+
+def _plain(item: Any) -> str:
+    """Pydantic's message in a person's words for the common type and range errors."""
+    ctx = item.get("ctx") or {}
+    plain = {
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "int_type": "must be a whole number",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "missing": "required, but not set",
+    }
+    return plain.get(item["type"]) or item["msg"].removeprefix("Value error, ")
+
+
 def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
@@ -484,17 +538,20 @@ def _describe(error: ValidationError) -> str:
         key = ".".join(str(part) for part in loc) or "(top level)"
         env = _env_name(loc)
         where = f"{key} ({env})" if env else key
-        message = item["msg"].removeprefix("Value error, ")
+        message = _plain(item)
+        value = item["input"]
         if item["type"] == "extra_forbidden":
-            problems.append(f"{where}: unknown setting")
+            problems.append(f"{where}: unknown setting{_did_you_mean(loc)}")
         elif item["type"] == "value_error" and len(loc) <= 1:
             # Cross-field checks already name every key involved.
             problems.append(message)
-        elif _may_hold_a_secret(loc) or not isinstance(item["input"], str | int | float):
+        elif _may_hold_a_secret(loc) or not isinstance(value, str | int | float):
             # Secrets, and mappings that may hold one, are never echoed.
             problems.append(f"{where}: {message}")
+        elif isinstance(value, str) and repr(value) in message:
+            problems.append(f"{where}: {message}")  # the message quotes the value already
         else:
-            problems.append(f"{where}: {message} (got {item['input']!r:.60})")
+            problems.append(f"{where}: {message} (got {value!r:.60})")
     return "invalid configuration: " + "; ".join(problems)
 
 

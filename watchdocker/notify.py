@@ -24,6 +24,7 @@ from typing import Literal
 import apprise
 from pydantic import SecretStr
 
+from watchdocker.digests import short_digest
 from watchdocker.logs import log_event
 from watchdocker.update_plan import UpdateResult, UpdateResultKind
 
@@ -56,17 +57,11 @@ _HEADINGS: dict[UpdateResultKind, str] = {
 _UNCHANGED: dict[UpdateResultKind, str] = {"up_to_date": "up to date", "skipped": "skipped"}
 
 
-def short_digest(digest: str | None) -> str:
-    """`sha256:0123456789abcdef…` -> `0123456789ab`; `?` when unknown."""
-    if not digest:
-        return "?"
-    return digest.rpartition(":")[2][:12]
-
-
 def _digests(outcome: UpdateOutcome) -> str:
     if not (outcome.old_digest or outcome.new_digest):
         return ""
-    return f"{short_digest(outcome.old_digest)} → {short_digest(outcome.new_digest)}"
+    old, new = short_digest(outcome.old_digest) or "?", short_digest(outcome.new_digest) or "?"
+    return f"{old} → {new}"
 
 
 def _line(outcome: UpdateOutcome) -> str:

@@ -982,3 +982,74 @@ def test_retention_below_an_hour_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=f"{name}.*at least 1h"):
         load(tmp_path, None, monkeypatch, **{name: "59m"})
+
+
+# --- messages a person understands --------------------------------------------------------
+
+PLAIN_MESSAGES = [
+    # yaml text, env, the whole message after "invalid configuration: "
+    (
+        None,
+        {"WATCH_SCAN_INTERVAL": "banana"},
+        "scan.interval (WATCH_SCAN_INTERVAL): 'banana' is not a duration "
+        "(examples: 30s, 5m, 1h30m)",
+    ),
+    (
+        "update:\n  concurency: 3\n",
+        {},
+        "update.concurency: unknown setting (did you mean update.concurrency?)",
+    ),
+    ("scan:\n  cacheTL: 5m\n", {}, "scan.cacheTL: unknown setting (did you mean scan.cacheTTL?)"),
+    (
+        "policy:\n  skip_label: [a]\n",
+        {},
+        "policy.skip_label: unknown setting (did you mean policy.skipLabels?)",
+    ),
+    (
+        "registry:\n  auth:\n    - {host: h, username: u, password: p, hots: x}\n",
+        {},
+        "registry.auth.0.hots (WATCH_REGISTRY_AUTH_0_HOTS): unknown setting "
+        "(did you mean registry.auth.0.host?)",
+    ),
+    ("sacn:\n  interval: 5m\n", {}, "sacn: unknown setting (did you mean scan?)"),
+    ("colour: red\n", {}, "colour: unknown setting"),
+    (
+        "update:\n  concurrency: lots\n",
+        {},
+        "update.concurrency (WATCH_UPDATE_CONCURRENCY): must be a whole number (got 'lots')",
+    ),
+    (
+        "scan:\n  concurrency: 1.5\n",
+        {},
+        "scan.concurrency (WATCH_SCAN_CONCURRENCY): must be a whole number (got 1.5)",
+    ),
+    (
+        "scan:\n  concurrency: 100\n",
+        {},
+        "scan.concurrency (WATCH_SCAN_CONCURRENCY): must be at most 64 (got 100)",
+    ),
+    (
+        None,
+        {"WATCH_UPDATE_ENABLED": "maybe"},
+        "update.enabled (WATCH_UPDATE_ENABLED): must be true or false (got 'maybe')",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), PLAIN_MESSAGES)
+def test_messages_say_the_value_once_and_suggest_the_key(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str | None,
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    message = config_error(tmp_path, text, monkeypatch, **env)
+    assert message == f"invalid configuration: {expected}"
+
+
+def test_a_far_fetched_key_gets_no_suggestion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = config_error(tmp_path, "update:\n  colour: red\n", monkeypatch)
+    assert message == "invalid configuration: update.colour: unknown setting"

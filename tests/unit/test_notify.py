@@ -21,7 +21,6 @@ from watchdocker.notify import (
     UpdateOutcome,
     problem_alert,
     run_summary,
-    short_digest,
 )
 
 SECRET = "topsecret"
@@ -111,14 +110,6 @@ def test_alert_on_rollback_and_failure_carries_the_reason() -> None:
 def test_no_alert_for_a_container_without_a_problem(result: str) -> None:
     with pytest.raises(ValueError):
         problem_alert(outcome("web", result))
-
-
-@pytest.mark.parametrize(
-    ("digest", "short"),
-    [(OLD, "0123456789ab"), ("0123456789abcdef", "0123456789ab"), (None, "?"), ("", "?")],
-)
-def test_short_digest(digest: str | None, short: str) -> None:
-    assert short_digest(digest) == short
 
 
 # --- a real receiver -----------------------------------------------------------------------

@@ -47,30 +47,16 @@ def _settings(config: Path | None) -> Settings:
         raise fail(str(exc), 2) from None
 
 
-_STATUS_STYLE = {
-    "update_available": "bold yellow",
-    "up_to_date": "green",
-    "skipped": "dim",
-    "error": "bold red",
-}
+SCAN_COLUMNS = ("name", "image", "status", "local", "remote", "reason")
+UPDATE_COLUMNS = ("name", "image", "status", "reason")
 
 
 def _print_scan_table(report: object) -> None:
-    table = Table(title="watch-docker scan")
-    for column in ("NAME", "IMAGE", "STATUS", "REASON", "LOCAL", "REMOTE"):
-        table.add_column(column, overflow="fold")
-    for c in report.containers:  # type: ignore[attr-defined]
-        table.add_row(
-            c.name,
-            c.image,
-            f"[{_STATUS_STYLE[c.status]}]{c.status}[/]",
-            c.reason,
-            (c.local_digest or "").removeprefix("sha256:")[:12],
-            (c.remote_digest or "").removeprefix("sha256:")[:12],
-        )
-    console = Console()
-    console.print(table)
-    console.print(report.summary)  # type: ignore[attr-defined]
+    from watchdocker.cli.tables import print_rows
+    from watchdocker.report_rows import scan_rows
+
+    rows = scan_rows(report.containers)  # type: ignore[attr-defined]
+    print_rows("watch-docker scan", rows, SCAN_COLUMNS, report.summary)  # type: ignore[attr-defined]
 
 
 def _run_flow(settings: Settings, verbose: bool, flow_name: str, **parameters: object) -> object:
@@ -129,15 +115,6 @@ def scan(
         _print_scan_table(report)
 
 
-_RESULT_STYLE = {
-    "updated": "bold green",
-    "rolled_back": "bold yellow",
-    "failed": "bold red",
-    "skipped": "dim",
-    "up_to_date": "green",
-}
-
-
 @app.command()
 def update(
     names: Annotated[list[str] | None, typer.Argument(help="containers to update")] = None,
@@ -176,14 +153,11 @@ def update(
     if json_output:
         print(json.dumps({"results": [r.model_dump() for r in report.results]}, indent=2))
     else:
-        table = Table(title="watch-docker update" + (" (dry run)" if dry_run else ""))
-        for column in ("NAME", "IMAGE", "RESULT", "REASON"):
-            table.add_column(column, overflow="fold")
-        for r in report.results:
-            table.add_row(r.name, r.image, f"[{_RESULT_STYLE[r.result]}]{r.result}[/]", r.reason)
-        console = Console()
-        console.print(table)
-        console.print(report.summary)
+        from watchdocker.cli.tables import print_rows
+        from watchdocker.report_rows import update_rows
+
+        title = "watch-docker update" + (" (dry run)" if dry_run else "")
+        print_rows(title, update_rows(report.results), UPDATE_COLUMNS, report.summary)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import docker
 from docker.errors import DockerException
 
+_API_VERSION_PREFIX = "Error while fetching server API version: "
+
 
 class EngineUnavailable(Exception):
     """The Docker engine cannot be reached; the message names the address tried."""
@@ -20,5 +22,18 @@ def connect(host: str | None = None, timeout: float = 60.0) -> docker.DockerClie
         client.ping()
     except DockerException as exc:
         where = host or "DOCKER_HOST or the local socket"
-        raise EngineUnavailable(f"cannot reach the Docker engine at {where}: {exc}") from None
+        raise EngineUnavailable(f"cannot reach the Docker engine at {where}: {why(exc)}") from None
     return client
+
+
+def why(exc: BaseException) -> str:
+    """The root cause in a few words (`connection refused`), not the chain of wrappers that
+    requests and urllib3 put around it on one long line."""
+    root = exc
+    while (inner := root.__cause__ or root.__context__) is not None:
+        root = inner
+    if isinstance(root, TimeoutError):
+        return "timed out"
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror[:1].lower() + root.strerror[1:]
+    return str(root).removeprefix(_API_VERSION_PREFIX)

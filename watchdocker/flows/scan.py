@@ -28,6 +28,7 @@ from watchdocker.flows.clients import engine_for, registry_client_for, updater_f
 from watchdocker.journal import has_entries, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
+from watchdocker.report_rows import scan_rows, status_counts
 from watchdocker.tasks.scan import (
     discover_containers_task,
     resolve_platform_image,
@@ -36,25 +37,16 @@ from watchdocker.tasks.scan import (
 from watchdocker.tasks.update import recover_interrupted_updates
 
 ARTIFACT_KEY = "watchdocker-scan"
-
-
-def _short(digest: str | None) -> str:
-    return digest.removeprefix("sha256:")[:12] if digest else ""
+ARTIFACT_COLUMNS = ("status", "name", "image", "local", "remote", "reason")
 
 
 def _publish(report: ScanReport) -> None:
-    rows = [
-        {
-            "name": c.name,
-            "image": c.image,
-            "status": c.status,
-            "reason": c.reason,
-            "local": _short(c.local_digest),
-            "remote": _short(c.remote_digest),
-        }
-        for c in report.containers
-    ]
-    create_table_artifact(table=rows, key=ARTIFACT_KEY, description=f"scan: {report.summary}")
+    # What needs attention first, and the counts ahead of the table, so that outdated
+    # containers stand out among fifty rows.
+    rows = scan_rows(report.containers)
+    table = [{column: getattr(row, column) for column in ARTIFACT_COLUMNS} for row in rows]
+    counts = f"{len(rows)} containers: {status_counts(rows)}" if rows else "no containers"
+    create_table_artifact(table=table, key=ARTIFACT_KEY, description=f"**scan of {counts}**")
     run_id = flow_run.get_id()
     if run_id:
         with get_client(sync_client=True) as client:

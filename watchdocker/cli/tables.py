@@ -1,0 +1,55 @@
+"""The CLI's tables of `report_rows`: rich columns for a terminal, whatever its width; plain
+tab-separated lines when stdout is a pipe or a file, so that no cell is ever wrapped."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from watchdocker.report_rows import Row, plain_lines
+
+STYLE = {
+    "update_available": "bold yellow",
+    "up_to_date": "green",
+    "skipped": "dim",
+    "error": "bold red",
+    "updated": "bold green",
+    "rolled_back": "bold yellow",
+    "failed": "bold red",
+}
+DIGEST_COLUMNS = ("local", "remote")
+# Below this width the digests give their room to the reason (`--json` has them in full).
+DIGESTS_FROM_WIDTH = 110
+
+
+def print_rows(title: str, rows: Sequence[Row], columns: Sequence[str], summary: str) -> None:
+    if not sys.stdout.isatty():
+        print("\n".join(plain_lines(rows, columns)))
+        print(summary)
+        return
+    console = Console()
+    if console.width < DIGESTS_FROM_WIDTH:
+        columns = [column for column in columns if column not in DIGEST_COLUMNS]
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        if column == "status" or column in DIGEST_COLUMNS:
+            # A status word or a short digest is read whole, never split over lines.
+            width = max([len(column)] + [len(getattr(row, column)) for row in rows])
+            table.add_column(column.upper(), no_wrap=True, min_width=width)
+        else:
+            table.add_column(column.upper(), overflow="fold")
+    for row in rows:
+        # Text cells: a reason holding `[...]` is shown as written, not read as markup.
+        table.add_row(*(_cell(row, column) for column in columns))
+    console.print(table)
+    console.print(summary)
+
+
+def _cell(row: Row, column: str) -> Text:
+    style = STYLE.get(row.status, "") if column == "status" else ""
+    return Text(getattr(row, column), style=style)
