@@ -4,6 +4,7 @@ a watch for outages (`outage_watch`) while it serves."""
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,11 +92,42 @@ def skip_missed_runs(deployments: list[RunnerDeployment]) -> int:
     return skipped
 
 
+def _schedule(spec: DeploymentSpec) -> str:
+    if spec.cron:
+        return f"cron {spec.cron}"
+    if not spec.interval:
+        return "on demand"
+    seconds = int(spec.interval)
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"every {seconds // size}{unit}"
+    return f"every {seconds}s"
+
+
+def serve_hint(specs: list[DeploymentSpec], config_file: str | None) -> list[str]:
+    """watch-docker's lines in place of Prefect's banner, whose `prefect deployment run ...`
+    fails as written (it knows neither this server's address nor its credential)."""
+    config = f" --config {shlex.quote(config_file)}" if config_file else ""
+    served = ", ".join(f"{spec.name} ({_schedule(spec)})" for spec in specs)
+    commands = [
+        f"watch-docker scan{config}",
+        f"watch-docker update{config} NAME... | --all [--dry-run]",
+        f"watch-docker approvals{config}",
+    ]
+    return [
+        f"watch-docker: serving {served}",
+        "watch-docker: run them from the UI (Deployments), or from a shell with the same "
+        "settings (they use this server):",
+        *(f"    {command}" for command in commands),
+    ]
+
+
 def serve_deployments(
     settings: Settings, config_file: str | None, api_url: str, server_log: Path | None
 ) -> None:
     register_blocks()
-    deployments = [runner_deployment(spec, config_file) for spec in deployment_specs(settings)]
+    specs = deployment_specs(settings)
+    deployments = [runner_deployment(spec, config_file) for spec in specs]
     if skipped := skip_missed_runs(deployments):
         note = f"skipped {skipped} scheduled runs missed while nobody served"
         print(f"watch-docker: {note}", flush=True)
@@ -107,9 +139,10 @@ def serve_deployments(
     watch.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
+    print("\n".join(serve_hint(specs, config_file)), flush=True)
     # Schedules stay active when this serve stops: another serve on the same server may serve
     # them (Prefect's default pauses them for everyone). Runs missed meanwhile are skipped above.
     try:
-        serve(*deployments, print_starting_message=True, pause_on_shutdown=False)
+        serve(*deployments, print_starting_message=False, pause_on_shutdown=False)
     finally:
         watch.stop()  # the local server stops next: that is no outage

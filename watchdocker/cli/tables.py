@@ -35,19 +35,23 @@ def print_rows(title: str, rows: Sequence[Row], columns: Sequence[str], summary:
     console = Console()
     if console.width < DIGESTS_FROM_WIDTH:
         columns = [column for column in columns if column not in DIGEST_COLUMNS]
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, highlight=False)
     for column in columns:
+        longest = max([len(column)] + [len(getattr(row, column)) for row in rows])
         if column == "status" or column in DIGEST_COLUMNS:
             # A status word or a short digest is read whole, never split over lines.
-            width = max([len(column)] + [len(getattr(row, column)) for row in rows])
-            table.add_column(column.upper(), no_wrap=True, min_width=width)
+            table.add_column(column.upper(), no_wrap=True, min_width=longest)
+        elif column == "name":
+            # The name is what a person looks for: whole when it takes up to a quarter.
+            width = min(longest, console.width // 4)
+            table.add_column(column.upper(), overflow="fold", min_width=width)
         else:
             table.add_column(column.upper(), overflow="fold")
     for row in rows:
         # Text cells: a reason holding `[...]` is shown as written, not read as markup.
         table.add_row(*(_cell(row, column) for column in columns))
     console.print(table)
-    console.print(summary)
+    console.print(summary, highlight=False)
 
 
 def _cell(row: Row, column: str) -> Text:
