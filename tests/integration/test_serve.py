@@ -8,7 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import api_request, deployments, finished_run, run_artifact, run_deployment
+from conftest import (
+    SERVE_HOMES,
+    api_request,
+    deployments,
+    finished_run,
+    run_artifact,
+    run_deployment,
+)
 
 import testbed as tb
 
@@ -26,6 +33,22 @@ def test_deployments_and_their_schedules(served):
     assert found["update"]["schedules"] == []
     schema = found["update"]["parameter_openapi_schema"]["properties"]
     assert {"containers", "all", "dry_run"} <= set(schema)
+
+
+def test_serve_prints_its_own_hint_not_prefects_banner(served):
+    api, _ = served
+    folder = SERVE_HOMES[api].parents[1]  # start_serve's folder: out.log, err.log, state/
+    said = (folder / "out.log").read_text() + (folder / "err.log").read_text()
+    assert f"watch-docker: Prefect UI at {api.removesuffix('/api')} (log in with" in said
+    assert (
+        "watch-docker: serving scan (every 2h), update (on demand), auto-update (cron 0 4 * * *)"
+        in said
+    )
+    config = folder / "config.yaml"
+    assert f"    watch-docker scan --config {config}\n" in said
+    assert f"    watch-docker approvals --config {config}\n" in said
+    assert "prefect deployment run" not in said
+    assert "Your deployments are being served" not in said
 
 
 def test_blocks_are_registered_for_the_ui(served):
