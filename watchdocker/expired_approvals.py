@@ -2,7 +2,9 @@
 suspended. Such a run holds no process: Prefect's server fails it ("never resumed") and its own
 code, which tells people "rejected", never runs again. This thread tells them instead, once
 per run: the run gets the tag `watchdocker-rejection-told`, which every serve on the server
-sees (two serves looking in the same instant may both tell)."""
+sees (two serves looking in the same instant may both tell). It needs the server's
+pause-expiration service (`PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED`): without it an
+expired run stays suspended and nobody is told."""
 
 from __future__ import annotations
 
