@@ -70,3 +70,24 @@ def test_switched_off_nothing_is_told(scan, write_config, receiver):
     config = write_config(scan={"cacheTTL": "0s"}, notify={"urls": [url]})
     scan(config)
     assert len(told_of(receiver, container)) == 1
+
+
+def test_the_record_claims_a_digest_once_across_clients(prefect_server: str):
+    """What makes two scans at once tell a new image only once: the first claim creates the
+    entry, a second one for the same digest is refused; a newer digest is claimed again."""
+    from prefect.client.orchestration import get_client
+
+    from watchdocker.tasks.availability import ToldRecord
+
+    engine, container = f"engine-{tb.RUN_ID}", f"wdt-{tb.RUN_ID}-claimed"
+    old, new = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    with get_client(sync_client=True) as one, get_client(sync_client=True) as other:
+        first, second = ToldRecord(one, engine), ToldRecord(other, engine)
+        assert first.claim(container, old)
+        assert not second.claim(container, old)
+        assert second.read() == {container: old}
+        assert second.claim(container, new)
+        assert first.read() == {container: new}
+        first.forget(container)
+        second.forget(container)  # forgotten already: no error
+        assert first.read() == {}
