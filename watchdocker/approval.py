@@ -34,6 +34,23 @@ def needs_approval(
     return configured == "totp" or requested or labelled
 
 
+# The flows that wait for approval, and what Prefect's server says of a run it failed because
+# its pause or suspension timed out ("The flow was paused and never resumed.").
+APPROVAL_FLOWS = ("update", "auto-update")
+_NEVER_RESUMED = "and never resumed"
+
+
+def no_answer(timeout_seconds: int) -> str:
+    """Why a run that waited in vain was rejected."""
+    return f"no answer within {timeout_seconds}s"
+
+
+def approval_expired(state_type: str | None, message: str | None) -> bool:
+    """Of a run of an approval flow: the server failed it when its wait timed out. Its own
+    code never ran again (a suspended run holds no process), so it told nobody."""
+    return state_type == "FAILED" and _NEVER_RESUMED in (message or "")
+
+
 def plan_markdown(planned: Sequence[PlannedUpdate]) -> str:
     lines = [
         "**watch-docker asks for approval to update:**",

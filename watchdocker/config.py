@@ -222,6 +222,12 @@ class NotifyConfig(_Section):
         default_factory=list,
         description="apprise URLs notified of update runs; they carry tokens, so never shown",
     )
+    # Nothing is sent without a target, so "on when a target is set" needs no third value.
+    on_update_available: bool = Field(
+        True,
+        alias="onUpdateAvailable",
+        description="tell once per container and new image that an update is available",
+    )
 
 
 class ApprovalConfig(_Section):
@@ -359,6 +365,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_REGISTRY_TIMEOUT": ("registry", "timeout"),
     "WATCH_REGISTRY_RETRIES": ("registry", "retries"),
     "WATCH_NOTIFY_URLS": ("notify", "urls"),
+    "WATCH_NOTIFY_ON_UPDATE_AVAILABLE": ("notify", "onUpdateAvailable"),
     "WATCH_LOG_LEVEL": ("logging", "level"),
     "WATCH_STATE_DIR": ("stateDir",),
 }

@@ -1,5 +1,5 @@
-"""Notifications of update runs through apprise: what to say (`run_summary`, `problem_alert`) and
-how to send it (`Notifier`), without Prefect.
+"""Notifications through apprise: what to say (`run_summary`, `problem_alert`,
+`updates_available`, `approval_verdict`) and how to send it (`Notifier`), without Prefect.
 
 Apprise URLs carry their tokens inline (`discord://id/token`, `json://user:pass@host/path`), so
 they are handled as SecretStr and never logged. Apprise itself logs them: at DEBUG the webhook
@@ -24,6 +24,7 @@ from typing import Literal
 import apprise
 from pydantic import SecretStr
 
+from watchdocker.availability import NewImage
 from watchdocker.digests import short_digest
 from watchdocker.logs import log_event
 from watchdocker.update_plan import UpdateResult, UpdateResultKind
@@ -113,6 +114,32 @@ def problem_alert(outcome: UpdateOutcome, run_url: str | None = None) -> Message
     if run_url:
         lines.append(f"Run: {run_url}")
     return Message(title, "\n".join(lines), level)
+
+
+# A scan of a large fleet after a registry-wide push: the message stays readable.
+MAX_LISTED = 50
+
+
+def updates_available(new_images: list[NewImage], run_url: str | None = None) -> Message:
+    """One message for a scan: the containers whose new image nobody was told of yet."""
+    count = len(new_images)
+    lines = [
+        f"- {n.container} ({n.image}): {short_digest(n.current) or '?'} → {short_digest(n.new)}"
+        for n in new_images[:MAX_LISTED]
+    ]
+    if count > MAX_LISTED:
+        lines.append(f"… and {count - MAX_LISTED} more")
+    if run_url:
+        lines.append(f"Scan: {run_url}")
+    title = f"watch-docker: {count} update{'s' if count != 1 else ''} available"
+    return Message(title, "\n".join(lines), "info")
+
+
+def approval_verdict(approved: bool, reason: str, names: str, run_url: str) -> Message:
+    """How an update run's wait for approval ended (approved, rejected, timed out)."""
+    verdict = "approved" if approved else "rejected"
+    level: Level = "info" if approved else "warning"
+    return Message(f"watch-docker: update {verdict}", f"{reason}: {names}. {run_url}", level)
 
 
 # --- how to send it ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`watch-docker serve`: the deployments of the settings, served by this process (Prefect's
 Runner runs each flow run in a subprocess), with the blocks the UI offers registered first, and
-a watch for outages (`outage_watch`) while it serves."""
+a watch for outages (`outage_watch`) and for approvals that timed out (`expired_approvals`)
+while it serves."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from watchdocker.blocks.notifier import AppriseNotifier
 from watchdocker.blocks.totp import TotpSecret
 from watchdocker.config import Settings
 from watchdocker.deployments import TAGS, DeploymentSpec, deployment_specs
+from watchdocker.expired_approvals import ExpiredApprovals
 from watchdocker.missed_runs import ScheduledRun, runs_to_skip
 from watchdocker.outage_watch import OutageWatch
 
@@ -137,6 +139,8 @@ def serve_deployments(
         run_deployment("scan/scan", timeout=0)  # queued now; the runner below picks it up
     watch = OutageWatch(settings, api_url, server_log)
     watch.start()
+    expired = ExpiredApprovals(settings)
+    expired.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
     print("\n".join(serve_hint(specs, config_file)), flush=True)
@@ -146,3 +150,4 @@ def serve_deployments(
         serve(*deployments, print_starting_message=False, pause_on_shutdown=False)
     finally:
         watch.stop()  # the local server stops next: that is no outage
+        expired.stop()

@@ -331,6 +331,7 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
         "notify.urls",
         [SecretStr("json://h/a"), SecretStr("form://h/b")],
     ),
+    "WATCH_NOTIFY_ON_UPDATE_AVAILABLE": ("false", "notify.on_update_available", False),
     "WATCH_POLICY_SKIP_LABELS": (" a , b=c,, ", "policy.skip_labels", ["a", "b=c"]),
     "WATCH_POLICY_ONLY_LABELS": ("team=web", "policy.only_labels", ["team=web"]),
     "WATCH_POLICY_EXCLUDE_LABELS": ("x,y", "policy.exclude_labels", ["x", "y"]),

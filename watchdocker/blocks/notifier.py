@@ -15,14 +15,14 @@ from watchdocker.notify import Notifier
 
 class AppriseNotifier(Block):
     """Apprise URLs told of watch-docker update runs (a summary per run, an alert per rollback
-    or failure). Every saved block of this type is used."""
+    or failure) and of new images a scan found. Every saved block of this type is used."""
 
     _block_type_name = "AppriseNotifier"
     _block_type_slug = "apprise-notifier"
     _description = (
         "Apprise URLs (discord://, slack://, ntfy://, json://, ...) that watch-docker notifies of "
-        "update runs. Every block of this type is used. The URLs hold tokens and are stored as "
-        "secrets."
+        "update runs and new images. Every block of this type is used. The URLs hold tokens and "
+        "are stored as secrets."
     )
 
     urls: list[SecretStr] = Field(

@@ -26,13 +26,14 @@ from watchdocker.approval import (
     Verdict,
     chosen,
     judge_answer,
+    no_answer,
     plan_markdown,
 )
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, WrongCodeLedger, approver_secrets
 from watchdocker.config import Settings
 from watchdocker.lockout import clock_time
-from watchdocker.notify import Message
+from watchdocker.notify import Message, approval_verdict
 from watchdocker.totp import TotpError
 from watchdocker.update_plan import PlannedUpdate
 
@@ -184,7 +185,7 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             given, submitted_at = _wait_for_answer(form, timeout, f"{PAUSE_KEY_PREFIX}{attempt}")
         except FlowPauseTimeout:
             _resume_running()
-            decision = ApprovalDecision(False, f"no answer within {timeout}s")
+            decision = ApprovalDecision(False, no_answer(timeout))
             break
         answer = Answer(given.approver, given.code, given.approve, given.containers or None)
         who = answer.approver.strip()
@@ -225,13 +226,8 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             decision = ApprovalDecision(False, verdict.reason)
             break
         logger.warning("%s (attempt %d of %d)", verdict.reason, attempt, attempts)
-    level = "info" if decision.approved else "warning"
-    _tell(
-        settings,
-        f"watch-docker: update {'approved' if decision.approved else 'rejected'}",
-        f"{decision.reason}: {names}. {url}",
-        level,
-    )
+    verdict_message = approval_verdict(decision.approved, decision.reason, names, url)
+    configured_notifier(settings, get_run_logger()).send(verdict_message)
     return decision
 
 

@@ -29,6 +29,7 @@ from watchdocker.journal import has_entries, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
 from watchdocker.report_rows import scan_rows, status_counts
+from watchdocker.tasks.availability import tell_new_images
 from watchdocker.tasks.scan import (
     discover_containers_task,
     resolve_platform_image,
@@ -122,6 +123,7 @@ def scan(
         if has_entries(journal_root(settings.state_dir)):
             recover_interrupted_updates(updater_for(settings, engine))
         containers = discover_containers_task(engine, include_stopped)
+        engine_id = engine.info()["ID"]
     finally:
         engine.close()
     if names is not None:
@@ -156,4 +158,7 @@ def scan(
             statuses.append(judge(plan, answers[tag_reference(plan.reference)], config, error))
     report = ScanReport(containers=statuses)
     _publish(report)
+    if not flow_run.get_parent_flow_run_id():
+        # An update run's own scan is followed by the update's notifications: no second one.
+        tell_new_images(report, engine_id, settings, complete=names is None)
     return report
