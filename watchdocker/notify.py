@@ -24,6 +24,7 @@ from typing import Literal
 import apprise
 from pydantic import SecretStr
 
+from watchdocker.digests import short_digest
 from watchdocker.logs import log_event
 from watchdocker.update_plan import UpdateResult, UpdateResultKind
 
@@ -54,13 +55,6 @@ _HEADINGS: dict[UpdateResultKind, str] = {
     "failed": "Failed",
 }
 _UNCHANGED: dict[UpdateResultKind, str] = {"up_to_date": "up to date", "skipped": "skipped"}
-
-
-def short_digest(digest: str | None) -> str:
-    """`sha256:0123456789abcdef…` -> `0123456789ab`; `?` when unknown."""
-    if not digest:
-        return "?"
-    return digest.rpartition(":")[2][:12]
 
 
 def _digests(outcome: UpdateOutcome) -> str:
