@@ -1,6 +1,6 @@
-"""`watch-docker update` as a person runs it, through the CLI: it sees the registry as it is now
-(not the cache of an earlier run), names unknown containers at once without scanning, and a dry
-run says what it would update and counts it."""
+"""`watch-docker update` (and `scan`) as a person runs it, through the CLI: it sees the registry
+as it is now (not the cache of an earlier run), names unknown containers at once without
+scanning, and a dry run says what it would update and counts it."""
 
 from __future__ import annotations
 
@@ -49,6 +49,22 @@ def test_two_updates_within_the_cache_ttl_both_update(prefect_server: str, cache
     assert code == 0, err
     assert rows[container]["result"] == "updated", rows
     assert image_of(container) == v3_id
+
+
+def test_a_scan_within_the_cache_ttl_sees_a_new_push(prefect_server: str, cached_config: Path):
+    container = tb.current_container("fresh-scan")
+    args = ("scan", "--json", "--config", str(cached_config))
+    done = watch_docker(*args)
+    assert done.returncode == 0, done.stderr
+    [row] = [c for c in json.loads(done.stdout)["containers"] if c["name"] == container]
+    assert row["status"] == "up_to_date", row
+    ref = tb.repo("open", "fresh-scan") + ":latest"
+    tb.build_image(ref, marker="fresh-scan-2")
+    pushed = tb.push(ref)
+    done = watch_docker(*args)
+    assert done.returncode == 0, done.stderr
+    [row] = [c for c in json.loads(done.stdout)["containers"] if c["name"] == container]
+    assert row["status"] == "update_available" and row["remote_digest"] == pushed, row
 
 
 def update_runs_naming(api: str, name: str) -> list[dict]:
