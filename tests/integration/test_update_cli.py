@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import api_request, watch_docker
+from conftest import api_request, run_artifact, watch_docker
 
 import testbed as tb
 
@@ -129,3 +129,14 @@ def test_dry_run_says_what_would_be_updated_and_counts_it(
     assert "would_update" in done.stdout and "1 would be updated" in done.stdout
     assert "nothing to update" not in done.stdout
     assert image_of(outdated) == v1_id
+    # The run in the UI: its name counts them, its artifact has the same rows.
+    runs = api_request(
+        prefect_server,
+        "POST",
+        "/flow_runs/filter",
+        json={"flow_runs": {"name": {"like_": "would be updated"}}, "sort": "START_TIME_DESC"},
+    ).json()
+    [run] = [r for r in runs if r["parameters"].get("dry_run") and r["parameters"].get("all")][:1]
+    assert run["name"] == "update: 1 would be updated", run
+    table = run_artifact(prefect_server, run["id"], "watchdocker-update")["data"]
+    assert "would_update" in str(table) and outdated in str(table)
