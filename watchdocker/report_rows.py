@@ -17,6 +17,7 @@ ATTENTION = {
     "failed": 0,
     "rolled_back": 1,
     "update_available": 2,
+    "would_update": 2,
     "updated": 3,
     "up_to_date": 4,
     "skipped": 5,

@@ -3,14 +3,17 @@ of the `update --json` contract."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel
 
 from watchdocker.container_status import ContainerStatus
+from watchdocker.digests import short_digest
 
-UpdateResultKind = Literal["updated", "rolled_back", "failed", "skipped", "up_to_date"]
+UpdateResultKind = Literal[
+    "updated", "rolled_back", "failed", "skipped", "up_to_date", "would_update"
+]
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 
 
@@ -36,11 +39,34 @@ class UpdateReport(BaseModel):
     @property
     def summary(self) -> str:
         parts = [
-            f"{self.count(kind)} {kind.replace('_', ' ')}"
-            for kind in ("updated", "rolled_back", "failed")
+            f"{self.count(kind)} {label}"
+            for kind, label in _SUMMARY_LABELS.items()
             if self.count(kind)
         ]
         return ", ".join(parts) or "nothing to update"
+
+
+# What a run's name and footer count, in this order.
+_SUMMARY_LABELS: dict[UpdateResultKind, str] = {
+    "would_update": "would be updated",
+    "updated": "updated",
+    "rolled_back": "rolled back",
+    "failed": "failed",
+}
+
+
+class UnknownContainers(ValueError):
+    """An update named containers the engine does not have."""
+
+
+def require_known(names: Sequence[str], present: Collection[str]) -> None:
+    """Raises UnknownContainers naming each of `names` not in `present`, before anything is
+    scanned: a typo is told at once, not after a scan of the host."""
+    unknown = [name for name in dict.fromkeys(names) if name not in present]
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise UnknownContainers(f"no container{plural} named {listed}: nothing was updated")
 
 
 class PlannedUpdate(BaseModel):
@@ -122,6 +148,19 @@ def plan_updates(
                 )
             )
     return planned, known
+
+
+def dry_run_results(planned: Sequence[PlannedUpdate]) -> list[UpdateResult]:
+    """What a dry run reports for the updates it would make."""
+    return [
+        UpdateResult(
+            name=p.name,
+            image=p.image,
+            result="would_update",
+            reason=f"{short_digest(p.local_digest) or '?'} -> {short_digest(p.remote_digest)}",
+        )
+        for p in planned
+    ]
 
 
 def group_by_image(planned: Sequence[PlannedUpdate]) -> list[list[PlannedUpdate]]:

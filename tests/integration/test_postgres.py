@@ -180,10 +180,15 @@ class Worker:
         stop_process(self.process, timeout=30)
 
 
-def _run_scan(api: str, deployment_id: str, worker: Worker) -> dict[str, Any]:
+def _run_scan(
+    api: str, deployment_id: str, worker: Worker, parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Triggers scan/scan through the REST API; the worker's run, when it has finished."""
     answer = httpx.post(
-        f"{api}/deployments/{deployment_id}/create_flow_run", json={}, headers=AUTH, timeout=10
+        f"{api}/deployments/{deployment_id}/create_flow_run",
+        json={"parameters": parameters or {}},
+        headers=AUTH,
+        timeout=10,
     )
     run_id = answer.json()["id"]
     deadline = time.monotonic() + 180
@@ -260,11 +265,12 @@ def test_a_worker_per_docker_host_scans_its_own_engine_with_a_shared_digest_cach
         assert on_first in table and "up_to_date" in table and on_second not in table, table
         assert list(storage.glob("watchdocker-digest-*")), "no digest in the shared storage"
 
-        # Host B: another engine; the digest comes from the shared cache, not the registry.
+        # Host B: another engine, its scan as its schedule runs it (a run made by hand asks
+        # afresh); the digest comes from the shared cache, not the registry.
         mark = tb.registry_log_mark("open")
         worker = Worker(api, "host-b", engine2, storage, tmp_path)
         try:
-            run = _run_scan(api, scan_id, worker)
+            run = _run_scan(api, scan_id, worker, {"fresh": False})
         finally:
             worker.stop()
         table = _scan_table(api, run["id"])

@@ -32,15 +32,18 @@ def lookup_limit(timeout: float, retries: int) -> float:
     return timeout * (retries + 1)
 
 
-def timed_scan(config: Path, give_up: float) -> tuple[dict[str, ContainerStatus], float]:
+def timed_scan(
+    config: Path, give_up: float, fresh: bool | None = None
+) -> tuple[dict[str, ContainerStatus], float]:
     """The scan flow in a thread, so that a scan that never ends fails the test instead of
-    hanging it; this run's containers by name, and the seconds it took."""
+    hanging it; this run's containers by name, and the seconds it took. `fresh=False` scans as
+    the schedule does, with the cache."""
     from watchdocker.flows.scan import scan as scan_flow
 
     outcome: dict[str, object] = {}
 
     def run() -> None:
-        outcome["report"] = scan_flow(config_file=str(config))
+        outcome["report"] = scan_flow(config_file=str(config), fresh=fresh)
 
     started = time.monotonic()
     thread = threading.Thread(target=run, daemon=True)
@@ -128,7 +131,7 @@ def test_a_reference_is_asked_once_per_scan(write_config: Callable[..., Path]):
             scan={"cacheTTL": "10m", "errorTTL": "500ms", "concurrency": 2},
         )
         for scans in (1, 2):
-            statuses, _ = timed_scan(config, give_up=120)
+            statuses, _ = timed_scan(config, give_up=120, fresh=False)
             assert [s.status for n, s in statuses.items() if "-once-" in n] == ["error"] * 4
             heads = Counter(path for method, path, _ in registry.requests if method == "HEAD")
             assert len(heads) == 4 and set(heads.values()) == {scans}, registry.requests

@@ -225,7 +225,8 @@ def test_economy_counted_at_the_registry(
     scan: Scan, prefect_server: str, write_config, monkeypatch
 ):
     """6 containers over 2 references: at most 2 manifest requests and one token per scope;
-    a second scan within the TTL, in a new process, asks the registry nothing."""
+    a second scan within the TTL as the schedule runs it (`fresh=False`), in a new process,
+    asks the registry nothing."""
     monkeypatch.setenv("DOCKER_CONFIG", str(tb.DOCKER_CONFIG_DIR))
     refs = [tb.repo("bearer", "eco-a") + ":latest", tb.repo("bearer", "eco-b") + ":latest"]
     for n, ref in enumerate(refs):
@@ -244,16 +245,20 @@ def test_economy_counted_at_the_registry(
     assert sorted(scopes) == sorted(set(scopes)) and len(scopes) == 2
 
     registry_mark, token_mark = tb.registry_log_mark("bearer"), tb.token_log_mark()
-    cli = subprocess.run(
-        [sys.executable, "-m", "watchdocker.cli.app", "scan", "--json", "--config", str(config)],
+    scheduled_like = (
+        "import sys; from watchdocker.flows.scan import scan; "
+        "print(scan(config_file=sys.argv[1], fresh=False).model_dump_json())"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", scheduled_like, str(config)],
         capture_output=True,
         text=True,
         env={**os.environ, "DOCKER_CONFIG": str(tb.DOCKER_CONFIG_DIR)},
         timeout=120,
         check=False,
     )
-    assert cli.returncode == 0, cli.stderr
-    second = {c["name"]: c for c in json.loads(cli.stdout)["containers"]}
+    assert run.returncode == 0, run.stderr
+    second = {c["name"]: c for c in json.loads(run.stdout)["containers"]}
     assert all(second[n]["status"] == "up_to_date" for n in statuses if "-eco-" in n)
     assert tb.registry_requests("bearer", registry_mark) == []
     assert tb.token_requests(token_mark) == []

@@ -260,7 +260,7 @@ def test_dry_run_changes_nothing(update, config, prefect_server: str):
     before = inspect(container)["Id"]
     report = update_flow(containers=[container], dry_run=True, config_file=str(config()))
     [result] = report.results
-    assert result.result == "skipped" and result.reason.startswith("dry run: would update")
+    assert result.result == "would_update" and report.summary == "1 would be updated"
     assert inspect(container)["Id"] == before
 
 

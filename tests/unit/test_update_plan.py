@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from watchdocker.container_status import ContainerStatus
-from watchdocker.update_plan import UpdateReport, UpdateResult, group_by_image, plan_updates
+from watchdocker.update_plan import (
+    UnknownContainers,
+    UpdateReport,
+    UpdateResult,
+    dry_run_results,
+    group_by_image,
+    plan_updates,
+    require_known,
+)
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
@@ -90,3 +100,33 @@ def test_report_ok_and_summary():
         "old_image_id",
         "new_image_id",
     }
+
+
+def test_a_dry_run_says_what_it_would_update_and_counts_it():
+    planned, known = plan_updates(SCAN, LABELS, ["web", "web2", "db"], allow_compose=False)
+    rows = dry_run_results(planned)
+    assert [(r.name, r.result, r.reason) for r in rows] == [
+        ("web", "would_update", "111111111111 -> 222222222222"),
+        ("web2", "would_update", "111111111111 -> 222222222222"),
+    ]
+    report = UpdateReport(results=known + rows)
+    assert report.ok and report.summary == "2 would be updated"
+    assert dry_run_results([]) == []
+
+
+def test_known_names_pass():
+    require_known(["web", "db"], {"web", "db", "other"})
+    require_known([], set())
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["web", "ghost"], "no container named 'ghost': nothing was updated"),
+        (["ghost", "web", "spook", "ghost"], "no containers named 'ghost', 'spook'"),
+    ],
+)
+def test_unknown_names_are_all_named_in_one_line(names, message):
+    with pytest.raises(UnknownContainers) as raised:
+        require_known(names, {"web"})
+    assert message in str(raised.value) and "\n" not in str(raised.value)

@@ -59,18 +59,34 @@ def _print_scan_table(report: object) -> None:
     print_rows("watch-docker scan", rows, SCAN_COLUMNS, report.summary)  # type: ignore[attr-defined]
 
 
-def _run_flow(settings: Settings, verbose: bool, flow_name: str, **parameters: object) -> object:
+def _run_flow(
+    settings: Settings,
+    verbose: bool,
+    flow_name: str,
+    known_names: list[str] | None = None,
+    **parameters: object,
+) -> object:
     """Run a flow of watchdocker.flows against the Prefect API (embedded default: a local
-    server); returns its result, or exits with one line saying why it could not run."""
+    server); returns its result, or exits with one line saying why it could not run: no
+    engine, or (before any server starts) no container of one of `known_names`."""
     from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
 
     prepare_environment(settings, console_level="INFO" if verbose else "CRITICAL")
     from watchdocker.engine.client import EngineUnavailable, connect
+    from watchdocker.engine.discovery import service_names
+    from watchdocker.update_plan import UnknownContainers, require_known
 
     try:
-        connect(settings.docker.host).close()
+        engine = connect(settings.docker.host)
     except EngineUnavailable as exc:
         raise fail(str(exc)) from None
+    try:
+        if known_names:
+            require_known(known_names, service_names(engine))
+    except UnknownContainers as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.close()
     try:
         with prefect_api(settings):
             from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
@@ -132,7 +148,7 @@ def update(
     verbose: VerboseOption = False,
 ) -> None:
     """Pull, recreate, health-check, and roll back on failure. Exit 1 when any update failed
-    or was rolled back."""
+    or was rolled back, or a named container does not exist (then nothing is scanned)."""
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
     settings = _settings(config)
@@ -144,6 +160,7 @@ def update(
         settings,
         verbose,
         "update",
+        known_names=names,
         containers=names or None,
         all=all_outdated,
         dry_run=dry_run,

@@ -21,6 +21,7 @@ STYLE = {
     "updated": "bold green",
     "rolled_back": "bold yellow",
     "failed": "bold red",
+    "would_update": "bold yellow",
 }
 DIGEST_COLUMNS = ("local", "remote")
 # Below this width the digests give their room to the reason (`--json` has them in full).

@@ -6,6 +6,7 @@ services: they are never listed."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 import docker
 from pydantic import BaseModel, Field
@@ -34,13 +35,27 @@ def _platform(image: dict) -> str:
     return "/".join(parts)
 
 
-def discover_containers(client: docker.DockerClient, include_stopped: bool) -> list[ContainerInfo]:
+def _name(summary: dict) -> str:
+    return (summary.get("Names") or ["/" + summary["Id"][:12]])[0].lstrip("/")
+
+
+def service_names(client: docker.DockerClient) -> set[str]:
+    """The names of every container, running or not, with one list call; an aside container
+    counts for its service (whose update is in progress)."""
+    names = (_name(summary) for summary in client.api.containers(all=True))
+    return {aside_service(name) or name for name in names}
+
+
+def discover_containers(
+    client: docker.DockerClient, include_stopped: bool, names: Collection[str] | None = None
+) -> list[ContainerInfo]:
+    """`names`: only these containers, the others not inspected (default: every one)."""
     api = client.api
     images: dict[str, dict] = {}
     found = []
     for summary in api.containers(all=include_stopped):
-        name = (summary.get("Names") or ["/" + summary["Id"][:12]])[0].lstrip("/")
-        if aside_service(name):
+        name = _name(summary)
+        if aside_service(name) or (names is not None and name not in names):
             continue
         image_id = summary.get("ImageID", "")
         image_text = summary.get("Image", "")

@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -25,6 +26,7 @@ from watchdocker.container_status import (
     tag_reference,
 )
 from watchdocker.flows.clients import engine_for, registry_client_for, updater_for
+from watchdocker.freshness import asks_registry_afresh
 from watchdocker.journal import has_entries, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
@@ -61,15 +63,23 @@ def _answer(reference: str, future: PrefectFuture[DigestResolution]) -> DigestRe
         return DigestResolution(reference=reference, error=str(exc), resolved_at=time.time())
 
 
+def auto_scheduled() -> bool:
+    """Prefect's scheduler created the run in progress from a deployment's schedule."""
+    context = FlowRunContext.get()
+    return bool(context and context.flow_run and context.flow_run.auto_scheduled)
+
+
 def _resolve_all(
-    plans: list[CheckPlan], settings: Settings, registry: RegistryClient
+    plans: list[CheckPlan], settings: Settings, registry: RegistryClient, fresh: bool
 ) -> dict[str, DigestResolution]:
-    """One lookup per distinct name:tag, at most once per scan; cached answers within the TTLs
-    cost no request."""
+    """One lookup per distinct name:tag, at most once per scan; unless `fresh`, cached answers
+    within the TTLs cost no request (fresh ones are cached for the runs that follow)."""
     started = time.time()
     cache_ttl = settings.scan.cache_ttl
     if cache_ttl:
-        resolve = resolve_remote_digest.with_options(cache_expiration=cache_ttl)
+        resolve = resolve_remote_digest.with_options(
+            cache_expiration=cache_ttl, refresh_cache=fresh
+        )
     else:
         # A zero TTL means no cache; Prefect would read a zero expiration as "never expires".
         resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE)
@@ -103,6 +113,7 @@ def scan(
     config_file: str | None = None,
     docker_host_block: str | None = None,
     names: list[str] | None = None,
+    fresh: bool | None = None,
 ) -> ScanReport:
     """Scan a Docker engine: the settings' (`docker.host`, DOCKER_HOST or the socket), or the
     one of a `DockerHost` block.
@@ -112,6 +123,8 @@ def scan(
         config_file: a config.yaml to read instead of the default places.
         docker_host_block: the name of a DockerHost block to scan instead.
         names: only these containers (default: every container).
+        fresh: ask the registries afresh rather than reuse cached digests (default: yes,
+            unless the schedule started this run).
     """
     settings = load_settings(config_file)
     if include_stopped is None:
@@ -122,16 +135,15 @@ def scan(
         # empty journal that costs one directory listing.
         if has_entries(journal_root(settings.state_dir)):
             recover_interrupted_updates(updater_for(settings, engine))
-        containers = discover_containers_task(engine, include_stopped)
+        # An update of some containers inspects and waits for their registries only.
+        containers = discover_containers_task(engine, include_stopped, names)
         engine_id = engine.info()["ID"]
     finally:
         engine.close()
-    if names is not None:
-        # An update of some containers waits for their registries only.
-        containers = [c for c in containers if c.name in names]
     plans = [plan_check(c, settings.policy) for c in containers]
     with registry_client_for(settings) as registry:
-        answers = _resolve_all(plans, settings, registry)
+        fresh_lookups = asks_registry_afresh(fresh, auto_scheduled())
+        answers = _resolve_all(plans, settings, registry, fresh_lookups)
         # The platform lookup each plan needs, if any: each distinct one asked once.
         platform_jobs: dict[tuple[str, str, str], PrefectFuture[str]] = {}
         wanted: list[tuple[str, str, str] | None] = []

@@ -15,10 +15,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from watchdocker.approval import needs_approval
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.config import Settings, load_settings
+from watchdocker.engine.discovery import service_names
 from watchdocker.engine.updater import ReplaceResult, Updater
 from watchdocker.flows.approval import request_approval
 from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
-from watchdocker.flows.scan import scan
+from watchdocker.flows.scan import auto_scheduled, scan
+from watchdocker.freshness import asks_registry_afresh
 from watchdocker.notify import UpdateOutcome, problem_alert, run_summary
 from watchdocker.registry.credentials import CredentialStore
 from watchdocker.tasks.update import (
@@ -31,8 +33,10 @@ from watchdocker.update_plan import (
     PlannedUpdate,
     UpdateReport,
     UpdateResult,
+    dry_run_results,
     group_by_image,
     plan_updates,
+    require_known,
 )
 
 ARTIFACT_KEY = "watchdocker-update"
@@ -154,15 +158,21 @@ def run_update(
     require_approval: bool = False,
     docker_host_block: str | None = None,
 ) -> UpdateReport:
+    """`names` None: every container with an update. Raises UnknownContainers, before any
+    scan, when the engine has no container of one of `names`."""
     engine = engine_for(settings, docker_host_block)
     try:
         updater = updater_for(settings, engine)
         recover_interrupted_updates(updater)
+        if names:
+            require_known(names, service_names(engine))
         report = scan(
             include_stopped=True if names else None,
             config_file=config_file,
             docker_host_block=docker_host_block,
             names=names,
+            # A scheduled auto-update keeps the cache; what a person runs sees the registry now.
+            fresh=asks_registry_afresh(None, auto_scheduled()),
         )
         labels = {
             s.id: _labels(engine, s.id) for s in report.containers if s.status == "update_available"
@@ -172,18 +182,7 @@ def run_update(
             report.containers, labels, names, settings.update.allow_compose_update, in_progress
         )
         if dry_run:
-            return UpdateReport(
-                results=known
-                + [
-                    UpdateResult(
-                        name=p.name,
-                        image=p.image,
-                        result="skipped",
-                        reason=f"dry run: would update {p.local_digest} -> {p.remote_digest}",
-                    )
-                    for p in planned
-                ]
-            )
+            return UpdateReport(results=known + dry_run_results(planned))
         credentials = credential_store_for(settings)
         pulled, results = _pull_all(group_by_image(planned), updater, credentials)
         ready = [p for group, _ in pulled for p in group]

@@ -1,8 +1,9 @@
 """Prefect tasks of the scan: thin wrappers over discovery and the registry client.
 
-Digest lookups are cached through Prefect's task cache with persisted results, so a second scan
-within `scan.cacheTTL`, in a new process or on another host sharing the result storage, asks
-the registry nothing. Errors are cached too, but only for `scan.errorTTL` (see the flow)."""
+Digest lookups are cached through Prefect's task cache with persisted results, so a second
+scheduled scan within `scan.cacheTTL`, in a new process or on another host sharing the result
+storage, asks the registry nothing (a run a person started asks afresh: watchdocker.freshness).
+Errors are cached too, but only for `scan.errorTTL` (see the flow)."""
 
 from __future__ import annotations
 
@@ -49,10 +50,10 @@ def platform_cache_key(_: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 @task(name="discover-containers", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def discover_containers_task(
-    engine: docker.DockerClient, include_stopped: bool
+    engine: docker.DockerClient, include_stopped: bool, names: list[str] | None = None
 ) -> list[ContainerInfo]:
     started = time.perf_counter()
-    found = discover_containers(engine, include_stopped)
+    found = discover_containers(engine, include_stopped, names)
     log_event(
         get_run_logger(),
         logging.INFO,
