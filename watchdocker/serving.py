@@ -5,12 +5,12 @@ while it serves."""
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prefect import serve
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -22,8 +22,9 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, TerminationSignal
 from prefect.flows import load_flow_from_entrypoint
+from prefect.runner import Runner
 from prefect.states import Cancelled
 from prefect_docker.credentials import DockerRegistryCredentials
 from prefect_docker.host import DockerHost
@@ -143,11 +144,18 @@ def serve_deployments(
     expired.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
+    # Prefect's `serve`, with watch-docker's hint in place of its banner. Schedules stay
+    # active when this serve stops: another serve on the same server may serve them (Prefect's
+    # default pauses them for everyone). Runs missed meanwhile are skipped above.
+    runner = Runner(pause_on_shutdown=False)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    # Printed once the deployments are registered, just before the Runner starts.
     print("\n".join(serve_hint(specs, config_file)), flush=True)
-    # Schedules stay active when this serve stops: another serve on the same server may serve
-    # them (Prefect's default pauses them for everyone). Runs missed meanwhile are skipped above.
     try:
-        serve(*deployments, print_starting_message=False, pause_on_shutdown=False)
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        pass  # a stop asked for: the finally below and the caller clean up
     finally:
         watch.stop()  # the local server stops next: that is no outage
         expired.stop()

@@ -57,7 +57,7 @@ class Serve:
 
     def times_served(self) -> int:
         out = self.folder / "out.log"
-        return out.read_text().count("being served") if out.exists() else 0
+        return out.read_text().count("watch-docker: serving ") if out.exists() else 0
 
     def stop(self) -> int:
         assert self.process
