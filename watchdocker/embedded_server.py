@@ -5,8 +5,9 @@ see `start_local_server`). Two costs of Prefect's own start are cut:
 - the database migrations run in a short process of their own, once per Prefect version:
   alembic and its ~150 migration modules would stay in the server's memory (~40 MB) and make
   every start slower;
-- the server's task queue (docket, in memory) is polled every 2 s instead of every 250 ms:
-  Prefect's services run every 5 s or more, and the polling was most of the idle CPU.
+- the server's task queue (docket, in memory) is polled every 5 s instead of every 250 ms:
+  Prefect's services run every 5 s or more (a service's turn may come up to 5 s late), and
+  the polling was a third of the idle server's CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 MIGRATED_FILE = "migrated-for"  # the Prefect version whose migrations the database has
-DOCKET_POLL = timedelta(seconds=2)
+DOCKET_POLL = timedelta(seconds=5)
 DATABASE_URL_SETTINGS = (
     "PREFECT_SERVER_DATABASE_CONNECTION_URL",
     "PREFECT_API_DATABASE_CONNECTION_URL",

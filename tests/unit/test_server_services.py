@@ -96,3 +96,16 @@ def test_a_database_the_user_named_is_migrated_by_prefect_on_start(monkeypatch, 
     monkeypatch.setattr(embedded_server.subprocess, "run", _no_upgrade)
     embedded_server.migrate_once(tmp_path)
     assert "PREFECT_SERVER_DATABASE_MIGRATE_ON_START" not in os.environ
+
+
+def test_the_server_polls_its_task_queue_every_5_seconds(monkeypatch):
+    import docket.worker
+    from docket import Docket
+
+    # Restored after the test: the change is meant for the server's process only.
+    monkeypatch.setattr(docket.worker.Worker, "__init__", docket.worker.Worker.__init__)
+    embedded_server.slow_docket_polling()
+    worker = docket.worker.Worker(Docket(name="idle-test", url="memory://"))
+    assert worker.minimum_check_interval == embedded_server.DOCKET_POLL
+    assert worker.scheduling_resolution == embedded_server.DOCKET_POLL
+    assert embedded_server.DOCKET_POLL.total_seconds() <= 5  # services loop every 5 s or more
