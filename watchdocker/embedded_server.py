@@ -3,8 +3,8 @@
 Run as `python -m watchdocker.embedded_server HOME -- SERVER-START-ARGS...` (the guard runs it,
 see `start_local_server`). Two costs of Prefect's own start are cut:
 - the database migrations run in a short process of their own, once per Prefect version:
-  alembic and the ~110 migration modules of SQLite would stay in the server's memory (~40 MB) and make
-  every start slower;
+  alembic and SQLite's ~110 migration modules would stay in the server's memory (~40 MB)
+  and make every start slower;
 - the server's task queue (docket, in memory) is polled every 5 s instead of every 250 ms:
   Prefect's services run every 5 s or more (a service's turn may come up to 5 s late), and
   the polling was a third of the idle server's CPU.
