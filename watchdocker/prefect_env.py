@@ -173,12 +173,10 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         "PREFECT_API_AUTH_STRING": credential,
     }
     env.pop("PREFECT_API_URL", None)
-    server = ["prefect", "server", "start"]
-    if not shipped:
-        server = ["watchdocker.embedded_server", str(home), "--"]
+    lighter = [] if shipped else ["watchdocker.embedded_server", str(home), "--"]
     command = [
         sys.executable, "-m", "watchdocker.server_guard", str(home), "--",
-        sys.executable, "-m", *server,
+        sys.executable, "-m", *(lighter or ["prefect"]), "server", "start",
         "--host", settings.server.host, "--port", str(settings.server.port),
     ]  # fmt: skip
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
