@@ -31,6 +31,7 @@ from watchdocker.server_guard import (
     nobody_uses,
 )
 from watchdocker.server_retention import retention_environment
+from watchdocker.server_services import as_prefect_ships, lean_environment
 
 SERVER_START_TIMEOUT = 90.0
 CREDENTIAL_FILE = "api-auth-string"
@@ -151,14 +152,17 @@ def check_api(api_url: str, auth_string: str | None) -> None:
 
 
 def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
-    """`prefect server start` on server.addr with SQLite under the state directory, requiring
-    the state directory's credential, under a guard (watchdocker.server_guard) that ends it
-    with the calling process. Returns the guard: stop_process ends both."""
+    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
+    server.addr with SQLite under the state directory, requiring the state directory's
+    credential, under a guard (watchdocker.server_guard) that ends it with the calling
+    process. Returns the guard: stop_process ends both."""
     home = secure_state(settings)
     log_path = log_file or home / "server.log"
     credential = api_credential(home)
+    shipped = as_prefect_ships()
     env = {
         **retention_environment(settings),
+        **({} if shipped else lean_environment()),
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -169,9 +173,10 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         "PREFECT_API_AUTH_STRING": credential,
     }
     env.pop("PREFECT_API_URL", None)
+    lighter = [] if shipped else ["watchdocker.embedded_server", str(home), "--"]
     command = [
         sys.executable, "-m", "watchdocker.server_guard", str(home), "--",
-        sys.executable, "-m", "prefect", "server", "start",
+        sys.executable, "-m", *(lighter or ["prefect"]), "server", "start",
         "--host", settings.server.host, "--port", str(settings.server.port),
     ]  # fmt: skip
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -1,0 +1,111 @@
+"""The embedded server's lighter settings: Prefect reads each as meant (a misspelt name would
+be ignored without a word), and the services watch-docker relies on stay on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from prefect.settings.models.server.services import ServerServicesSettings
+
+from watchdocker import embedded_server
+from watchdocker.server_services import PREFECT_DEFAULTS_SWITCH, as_prefect_ships, lean_environment
+
+
+@pytest.fixture
+def services(monkeypatch: pytest.MonkeyPatch) -> ServerServicesSettings:
+    for name, value in lean_environment().items():
+        monkeypatch.setenv(name, value)
+    return ServerServicesSettings()
+
+
+def test_each_prefect_setting_changes_what_prefect_reads(monkeypatch):
+    default = ServerServicesSettings().model_dump()
+    for name, value in lean_environment().items():
+        if name.startswith("PREFECT_"):
+            with monkeypatch.context() as one:
+                one.setenv(name, value)
+                assert ServerServicesSettings().model_dump() != default, name
+
+
+def test_unused_services_are_off_and_the_rest_look_less_often(services):
+    assert not services.triggers.enabled
+    assert not services.cleanup_reconciler.enabled
+    assert services.foreman.loop_seconds == 60
+    assert services.late_runs.loop_seconds == 15
+    assert services.scheduler.recent_deployments_loop_seconds == 10
+
+
+def test_what_watch_docker_relies_on_stays_on(services):
+    for service in (
+        services.scheduler,  # schedules fire
+        services.late_runs,
+        services.pause_expirations,  # approvals time out
+        services.cancellation_cleanup,
+        services.repossessor,  # a killed update's slot frees itself
+        services.event_persister,  # the UI's events; their vacuum needs it
+        services.task_run_recorder,  # the UI's task runs
+        services.foreman,
+    ):
+        assert service.enabled, type(service).__name__
+    assert services.pause_expirations.loop_seconds == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "shipped"),
+    [("true", True), ("1", True), (" YES ", True), ("false", False), ("", False)],
+)
+def test_the_switch_back_to_prefect_defaults(monkeypatch, value, shipped):
+    monkeypatch.setenv(PREFECT_DEFAULTS_SWITCH, value)
+    assert as_prefect_ships() is shipped
+
+
+def _no_upgrade(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the migrations ran again")
+
+
+def test_migrations_are_skipped_when_this_version_ran_them(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", raising=False)
+    (tmp_path / "prefect.db").write_bytes(b"")
+    (tmp_path / embedded_server.MIGRATED_FILE).write_text(embedded_server.version("prefect"))
+    monkeypatch.setattr(embedded_server.subprocess, "run", _no_upgrade)
+    embedded_server.migrate_once(tmp_path)
+    assert os.environ["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] == "false"
+
+
+@pytest.mark.parametrize("state", ["no database", "no marker", "older version"])
+def test_migrations_run_first_for_a_new_database_or_version(monkeypatch, tmp_path: Path, state):
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", raising=False)
+    if state != "no database":
+        (tmp_path / "prefect.db").write_bytes(b"")
+    if state == "older version":
+        (tmp_path / embedded_server.MIGRATED_FILE).write_text("3.0.0\n")
+    commands: list[list[str]] = []
+    monkeypatch.setattr(embedded_server.subprocess, "run", lambda c, **k: commands.append(c))
+    embedded_server.migrate_once(tmp_path)
+    assert commands and commands[0][-4:] == ["server", "database", "upgrade", "-y"]
+    marker = (tmp_path / embedded_server.MIGRATED_FILE).read_text().strip()
+    assert marker == embedded_server.version("prefect")
+    assert os.environ["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] == "false"
+
+
+def test_a_database_the_user_named_is_migrated_by_prefect_on_start(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://x/y")
+    monkeypatch.setattr(embedded_server.subprocess, "run", _no_upgrade)
+    embedded_server.migrate_once(tmp_path)
+    assert "PREFECT_SERVER_DATABASE_MIGRATE_ON_START" not in os.environ
+
+
+def test_the_server_polls_its_task_queue_every_5_seconds(monkeypatch):
+    import docket.worker
+    from docket import Docket
+
+    # Restored after the test: the change is meant for the server's process only.
+    monkeypatch.setattr(docket.worker.Worker, "__init__", docket.worker.Worker.__init__)
+    embedded_server.slow_docket_polling()
+    worker = docket.worker.Worker(Docket(name="idle-test", url="memory://"))
+    assert worker.minimum_check_interval == embedded_server.DOCKET_POLL
+    assert worker.scheduling_resolution == embedded_server.DOCKET_POLL
+    assert embedded_server.DOCKET_POLL.total_seconds() <= 5  # services loop every 5 s or more

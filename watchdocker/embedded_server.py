@@ -1,0 +1,74 @@
+"""The embedded Prefect server's process: `prefect server start`, made lighter when idle.
+
+Run as `python -m watchdocker.embedded_server HOME -- server start ARGS...` (Prefect's command
+line after the `--`; the guard runs it, see `start_local_server`). Two costs of Prefect's own
+start are cut:
+- the database migrations run in a short process of their own, once per Prefect version:
+  alembic and SQLite's ~110 migration modules would stay in the server's memory (~40 MB)
+  and make every start slower;
+- the server's task queue (docket, in memory) is polled every 5 s instead of every 250 ms:
+  Prefect's services run every 5 s or more (a service's turn may come up to 5 s late), and
+  the polling was a third of the idle server's CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+MIGRATED_FILE = "migrated-for"  # the Prefect version whose migrations the database has
+DOCKET_POLL = timedelta(seconds=5)
+DATABASE_URL_SETTINGS = (
+    "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+    "PREFECT_API_DATABASE_CONNECTION_URL",
+)
+
+
+def migrate_once(home: Path) -> None:
+    """The migrations of this Prefect version, unless this home's database has them; then the
+    server does not run them on start. A database the user named elsewhere is Prefect's to
+    migrate, on start as usual."""
+    if any(os.environ.get(name) for name in DATABASE_URL_SETTINGS):
+        return
+    marker = home / MIGRATED_FILE
+    wanted = version("prefect")
+    database = home / "prefect.db"
+    if not (database.exists() and marker.exists() and marker.read_text().strip() == wanted):
+        command = [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        marker.write_text(wanted + "\n")
+    os.environ["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
+
+
+def slow_docket_polling() -> None:
+    """Prefect builds its docket Worker with the default intervals: change the defaults."""
+    import docket.worker
+
+    original = docket.worker.Worker.__init__
+
+    def init(self: docket.worker.Worker, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("minimum_check_interval", DOCKET_POLL)
+        kwargs.setdefault("scheduling_resolution", DOCKET_POLL)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    docket.worker.Worker.__init__ = init  # type: ignore[method-assign]
+
+
+def main() -> None:
+    home, separator, *arguments = sys.argv[1:]
+    if separator != "--":
+        sys.exit("usage: python -m watchdocker.embedded_server HOME -- server start ARGS...")
+    migrate_once(Path(home))
+    slow_docket_polling()
+    from prefect.cli import app
+
+    sys.argv = ["prefect", *arguments]
+    app()
+
+
+if __name__ == "__main__":
+    main()
