@@ -52,7 +52,11 @@ class Serve:
         api, self.process = start_serve(self.folder, self.config, self.port, env)
         # On a server that has the deployments already, start_serve returns at once: wait for
         # this process's Runner (it takes SIGTERM from then on) and a poll of it.
-        wait_for(lambda: self.times_served() > started, timeout=60)
+        try:
+            wait_for(lambda: self.times_served() > started, timeout=60)
+        except BaseException:
+            self.stop()  # a serve that failed to start is not left behind
+            raise
         time.sleep(3)
         return api
 
