@@ -9,7 +9,7 @@ started by `start_local_server`, as `watch-docker serve` starts it:
 
 - baseline: Prefect's defaults (events kept 7 days, flow runs for ever);
 - retention: watch-docker's settings (`server.eventRetention`, `server.runRetention`,
-  watchdocker.server_retention) on a compressed clock: events kept `--event-retention`
+  watchdocker.deployments.server_retention) on a compressed clock: events kept `--event-retention`
   seconds and the vacuum every `--vacuum-every` seconds instead of a day and an hour, so that
   it can be seen within the run. (Prefect keeps a flow run at least an hour: run retention
   does not act within a bench.)
@@ -42,7 +42,7 @@ import httpx
 from harness import REPO_ROOT, Harness, run_cleaning_up, start_run
 
 from watchdocker.config import Settings
-from watchdocker.prefect_env import drain_prefect_workers, stop_process
+from watchdocker.deployments.prefect_env import drain_prefect_workers, stop_process
 
 SCANS_PER_DAY_AT_5_MINUTES = 24 * 12
 EVENTS_FLUSH = 7  # seconds: the server's event persister writes every 5 s
@@ -108,7 +108,7 @@ class Phase(Harness):
     def run(self) -> dict[str, object]:
         environment = dict(PREFECT_DEFAULTS)
         if self.args.phase == "retention":
-            from watchdocker.server_retention import retention_environment
+            from watchdocker.deployments.server_retention import retention_environment
 
             environment = retention_environment(Settings())
             environment["PREFECT_SERVER_EVENTS_RETENTION_PERIOD"] = (

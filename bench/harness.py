@@ -16,7 +16,7 @@ from types import FrameType, ModuleType
 
 # Nothing here imports Prefect: it reads its settings on import.
 from watchdocker.config import ServerConfig, Settings
-from watchdocker.prefect_env import prepare_environment, start_local_server
+from watchdocker.deployments.prefect_env import prepare_environment, start_local_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ scheduled scan has nothing to do):
 
 - before: the embedded Prefect server as Prefect ships it (`WATCH_SERVER_PREFECT_DEFAULTS=true`:
   all its services, its polling, the migrations run by the server), i.e. before watch-docker
-  made it lighter (watchdocker.server_services, watchdocker.embedded_server);
+  made it lighter (watchdocker.deployments: server_services, embedded_server);
 - after: as `watch-docker serve` starts it.
 
 Each phase times the first answer of the API and the registration of the deployments, waits
@@ -34,8 +34,8 @@ from pathlib import Path
 import httpx
 from harness import REPO_ROOT, free_port, run_cleaning_up, start_run
 
-from watchdocker.prefect_env import CREDENTIAL_FILE, api_is_healthy, auth_headers
-from watchdocker.server_services import PREFECT_DEFAULTS_SWITCH
+from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, api_is_healthy, auth_headers
+from watchdocker.deployments.server_services import PREFECT_DEFAULTS_SWITCH
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -96,9 +96,9 @@ def role(pid: int, serve: int) -> str:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return "flow runs"
-    if "watchdocker.server_guard" in command:
+    if "watchdocker.deployments.server_guard" in command:
         return "guard"
-    if "prefect server" in command or "watchdocker.embedded_server" in command:
+    if "prefect server" in command or "watchdocker.deployments.embedded_server" in command:
         return "prefect server"
     return "flow runs"
 

@@ -63,11 +63,11 @@ from watchdocker.container_status import (
     plan_check,
     tag_reference,
 )
-from watchdocker.engine.client import connect
-from watchdocker.prefect_env import (
+from watchdocker.deployments.prefect_env import (
     drain_prefect_workers,
     stop_process,
 )
+from watchdocker.engine.client import connect
 from watchdocker.reference import ImageReference
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.credentials import (

@@ -64,7 +64,7 @@ import yaml
 # Nothing here imports Prefect: it reads its settings on import, and they are set in main().
 from harness import Harness, free_port, start_run
 
-from watchdocker.prefect_env import (
+from watchdocker.deployments.prefect_env import (
     drain_prefect_workers,
     stop_process,
 )
@@ -534,8 +534,8 @@ class Bench(Harness):
         # import_module, not `import a.b as m`: a package may rebind a submodule's name.
         flows = importlib.import_module("watchdocker.flows.update")
         tasks = importlib.import_module("watchdocker.tasks.update")
-        updater = importlib.import_module("watchdocker.engine.updater")
-        journal = importlib.import_module("watchdocker.journal")
+        updater = importlib.import_module("watchdocker.update.updater")
+        journal = importlib.import_module("watchdocker.update.journal")
         import docker
 
         self.update_flow = flows.update

@@ -8,7 +8,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from watchdocker.prefect_env import api_credential
+from watchdocker.deployments.prefect_env import api_credential
 
 
 def _free_port() -> int:

@@ -9,10 +9,10 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from watchdocker.auth.lockout import clock_time
+from watchdocker.auth.totp import WRONG_CODE, TotpError, verify_code
 from watchdocker.digests import short_digest
-from watchdocker.lockout import clock_time
-from watchdocker.totp import WRONG_CODE, TotpError, verify_code
-from watchdocker.update_plan import PlannedUpdate
+from watchdocker.update.plan import PlannedUpdate
 
 APPROVAL_LABEL = "watchdocker.approval"
 # Called with (flow run id, attempt) as a run starts to wait: `watch-docker update` in a

@@ -29,8 +29,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from watchdocker.auth.totp import TotpError, validate_secret
 from watchdocker.durations import parse_duration
-from watchdocker.totp import TotpError, validate_secret
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -91,7 +91,8 @@ class ServerConfig(_Section):
             raise ValueError(f"{value!r} is not host:port (example: 127.0.0.1:4200)")
         return value if host else f"127.0.0.1:{port}"
 
-    # How long the embedded server keeps events and finished runs (watchdocker.server_retention).
+    # How long the embedded server keeps events and finished runs
+    # (watchdocker.deployments.server_retention).
     event_retention: Duration = Field(timedelta(days=1), alias="eventRetention")
     run_retention: Duration = Field(timedelta(days=7), alias="runRetention")
 

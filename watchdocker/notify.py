@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from watchdocker.availability import NewImage
 from watchdocker.digests import short_digest
 from watchdocker.logs import log_event
-from watchdocker.update_plan import UpdateResult, UpdateResultKind
+from watchdocker.update.plan import UpdateResult, UpdateResultKind
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from watchdocker.container_status import ContainerStatus
 from watchdocker.digests import short_digest
-from watchdocker.update_plan import UpdateResult
+from watchdocker.update.plan import UpdateResult
 
 # Lower first: failures, then what changed or could change, then what needs nothing.
 ATTENTION = {

@@ -18,7 +18,7 @@ import yaml
 
 import testbed as tb
 from watchdocker.config import ServerConfig, Settings
-from watchdocker.prefect_env import CREDENTIAL_FILE, auth_headers
+from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,11 @@ def bed() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
     """A Prefect server (SQLite) on the port tests/conftest.py chose, as `serve` would run it."""
-    from watchdocker.prefect_env import drain_prefect_workers, start_local_server, stop_process
+    from watchdocker.deployments.prefect_env import (
+        drain_prefect_workers,
+        start_local_server,
+        stop_process,
+    )
 
     api = os.environ["PREFECT_API_URL"]
     port = int(api.rsplit(":", 1)[1].split("/")[0])

@@ -18,7 +18,7 @@ import pytest
 from conftest import one_line, watch_docker, wrong_code
 
 import testbed as tb
-from watchdocker.update_plan import UpdateReport
+from watchdocker.update.plan import UpdateReport
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import testbed as tb
-from watchdocker.prefect_env import auth_headers, stop_process
+from watchdocker.deployments.prefect_env import auth_headers, stop_process
 
 pytestmark = pytest.mark.integration
 

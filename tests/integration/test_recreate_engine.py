@@ -18,7 +18,7 @@ from docker.errors import APIError, NotFound
 
 import testbed as tb
 from watchdocker.engine.client import connect
-from watchdocker.recreate import NetworkAttachment, build_recreate_spec, create_from_spec
+from watchdocker.update.recreate import NetworkAttachment, build_recreate_spec, create_from_spec
 
 pytestmark = pytest.mark.integration
 

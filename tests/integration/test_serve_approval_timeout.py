@@ -13,7 +13,7 @@ from conftest import _free_port, api_request, run_deployment, start_serve, stop_
 from receiver import Receiver
 
 import testbed as tb
-from watchdocker.expired_approvals import TOLD_TAG
+from watchdocker.deployments.expired_approvals import TOLD_TAG
 
 pytestmark = pytest.mark.integration
 

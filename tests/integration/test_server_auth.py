@@ -20,7 +20,7 @@ import pytest
 from conftest import SERVE_HOMES, _free_port, api_request, wait_for
 
 import testbed as tb
-from watchdocker.prefect_env import CREDENTIAL_FILE, auth_headers
+from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 
 pytestmark = pytest.mark.integration
 

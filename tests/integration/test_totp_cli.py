@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
 
 import testbed as tb
+from watchdocker.auth.totp import TotpError, generate_secret, verify_code
 from watchdocker.blocks.totp import (
     ReplayGuard,
     TotpSecret,
@@ -27,7 +28,6 @@ from watchdocker.blocks.totp import (
     replay_variable_name,
 )
 from watchdocker.config import Settings
-from watchdocker.totp import TotpError, generate_secret, verify_code
 
 pytestmark = pytest.mark.integration
 

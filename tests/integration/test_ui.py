@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, SERVE_HOMES, finished_run, run_artifact, run_dep
 from websockets.sync.client import ClientConnection, connect
 
 import testbed as tb
-from watchdocker.prefect_env import CREDENTIAL_FILE
+from watchdocker.deployments.prefect_env import CREDENTIAL_FILE
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import pytest
 
 import testbed as tb
 from watchdocker.config import load_settings
-from watchdocker.engine.updater import ROLLBACK_RESTART_WINDOW
-from watchdocker.update_plan import UpdateResult
+from watchdocker.update.plan import UpdateResult
+from watchdocker.update.updater import ROLLBACK_RESTART_WINDOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 

@@ -27,8 +27,8 @@ from test_update import watch_docker as start_watch_docker
 
 import testbed as tb
 from watchdocker.config import load_settings
-from watchdocker.engine.updater import ROLLBACK_RESTART_WINDOW
-from watchdocker.journal import aside_name
+from watchdocker.update.journal import aside_name
+from watchdocker.update.updater import ROLLBACK_RESTART_WINDOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 

@@ -6,7 +6,7 @@ import pyotp
 from pydantic import SecretStr
 
 from watchdocker.approval import Answer, chosen, judge_answer, needs_approval, plan_markdown
-from watchdocker.update_plan import PlannedUpdate
+from watchdocker.update.plan import PlannedUpdate
 
 SECRET = pyotp.random_base32(32)
 NOW = 1_800_000_000.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from watchdocker.config import Settings
-from watchdocker.deployments import deployment_specs, render_prefect_yaml
+from watchdocker.deployments.specs import deployment_specs, render_prefect_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def test_committed_prefect_yaml_is_what_the_default_settings_generate():
 
 
 def test_one_copy_per_host_on_its_own_work_queue():
-    from watchdocker.deployments import for_hosts
+    from watchdocker.deployments.specs import for_hosts
 
     specs = for_hosts(deployment_specs(Settings()), ["alpha", "beta"])
     assert sorted((s.name, s.work_queue) for s in specs) == [

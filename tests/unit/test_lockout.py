@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchdocker.lockout import LockoutRecordError, WrongCodes, clock_time, count_wrong_code
+from watchdocker.auth.lockout import LockoutRecordError, WrongCodes, clock_time, count_wrong_code
 
 T0 = 1_800_000_000.0
 PERIOD = 900.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from watchdocker.config import Settings
-from watchdocker.prefect_env import (
+from watchdocker.deployments.prefect_env import (
     CREDENTIAL_FILE,
     ServerUnavailable,
     api_credential,

@@ -10,7 +10,7 @@ import pytest
 from docker.errors import NotFound
 from docker.types import EndpointConfig
 
-from watchdocker.recreate import (
+from watchdocker.update.recreate import (
     NetworkAttachment,
     RecreateSpec,
     build_recreate_spec,

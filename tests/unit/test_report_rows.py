@@ -15,7 +15,7 @@ from watchdocker.report_rows import (
     status_counts,
     update_rows,
 )
-from watchdocker.update_plan import UpdateResult
+from watchdocker.update.plan import UpdateResult
 
 OLD = "sha256:" + "0123456789ab" + "c" * 52
 NEW = "sha256:" + "fedcba987654" + "d" * 52
@@ -105,7 +105,7 @@ def test_plain_lines_are_one_line_per_row_with_every_field() -> None:
 def test_unknown_digests_read_as_a_question_mark_in_notices_and_forms() -> None:
     from watchdocker.approval import plan_markdown
     from watchdocker.notify import UpdateOutcome, run_summary
-    from watchdocker.update_plan import PlannedUpdate
+    from watchdocker.update.plan import PlannedUpdate
 
     planned = PlannedUpdate(container_id="1", name="web", image="r/web", remote_digest=NEW)
     assert "| web | r/web | ? | fedcba987654 |" in plan_markdown([planned])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from watchdocker.journal import (
+from watchdocker.update.journal import (
     Journal,
     UpdateInProgress,
     aside_name,
@@ -17,7 +17,7 @@ from watchdocker.journal import (
     has_entries,
     new_entry,
 )
-from watchdocker.rollback import (
+from watchdocker.update.rollback import (
     Action,
     Observed,
     finish_plan,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from watchdocker.deployments import DeploymentSpec
-from watchdocker.serving import serve_hint
+from watchdocker.deployments.serving import serve_hint
+from watchdocker.deployments.specs import DeploymentSpec
 
 SPECS = [
     DeploymentSpec("scan", "watchdocker.flows.scan.scan", "", interval=3600.0),

@@ -1,8 +1,13 @@
-"""What serve counts as an outage and when it says so (watchdocker.server_health)."""
+"""What serve counts as an outage and when it says so (watchdocker.deployments.server_health)."""
 
 from __future__ import annotations
 
-from watchdocker.server_health import Outages, RepeatedErrors, ServiceError, service_errors
+from watchdocker.deployments.server_health import (
+    Outages,
+    RepeatedErrors,
+    ServiceError,
+    service_errors,
+)
 
 # As Prefect 3.8.8's server wrote it when its scheduler failed (issue #8, SQLAlchemy 2.1).
 SCHEDULER_FAILURE = [

@@ -8,7 +8,7 @@ from prefect.settings.models.server.events import ServerEventsSettings
 from prefect.settings.models.server.services import ServerServicesDBVacuumSettings
 
 from watchdocker.config import ServerConfig, Settings
-from watchdocker.server_retention import retention_environment
+from watchdocker.deployments.server_retention import retention_environment
 
 
 def test_defaults_keep_events_a_day_and_runs_a_week():

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 from prefect.settings.models.server.services import ServerServicesSettings
 
-from watchdocker import embedded_server
-from watchdocker.server_services import PREFECT_DEFAULTS_SWITCH, as_prefect_ships, lean_environment
+from watchdocker.deployments import embedded_server
+from watchdocker.deployments.server_services import (
+    PREFECT_DEFAULTS_SWITCH,
+    as_prefect_ships,
+    lean_environment,
+)
 
 
 @pytest.fixture

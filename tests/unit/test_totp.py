@@ -12,9 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from watchdocker.blocks.totp import VARIABLE_PREFIX, approver_secrets, replay_variable_name
-from watchdocker.config import Settings
-from watchdocker.totp import (
+from watchdocker.auth.totp import (
     TotpError,
     generate_secret,
     matching_step,
@@ -23,6 +21,8 @@ from watchdocker.totp import (
     validate_secret,
     verify_code,
 )
+from watchdocker.blocks.totp import VARIABLE_PREFIX, approver_secrets, replay_variable_name
+from watchdocker.config import Settings
 
 # RFC 6238 appendix B's SHA-1 seed, "12345678901234567890" (160 bits), in base32.
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watchdocker.container_status import ContainerStatus
-from watchdocker.update_plan import (
+from watchdocker.update.plan import (
     UnknownContainers,
     UpdateReport,
     UpdateResult,

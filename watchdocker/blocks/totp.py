@@ -15,10 +15,10 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectAlreadyExists
 from pydantic import ConfigDict, Field, SecretStr
 
+from watchdocker.auth.lockout import LockoutRecordError, WrongCodes, count_wrong_code
+from watchdocker.auth.totp import TotpError
 from watchdocker.blocks import saved_blocks
 from watchdocker.config import Settings
-from watchdocker.lockout import LockoutRecordError, WrongCodes, count_wrong_code
-from watchdocker.totp import TotpError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def approver_secrets(settings: Settings, include_blocks: bool = True) -> dict[st
     """Approver name -> TOTP secret: `twofa.users` (where WATCH_TOTP_SECRET is approver
     `default` already), then every `TotpSecret` block. The configuration wins on a name clash;
     between blocks, the first the server lists (by document name) does. Secrets are returned
-    as they are stored: `watchdocker.totp` validates them where they are used."""
+    as they are stored: `watchdocker.auth.totp` validates them where they are used."""
     secrets = {name: user.otp_secret for name, user in settings.twofa.users.items()}
     if not include_blocks:
         return secrets
@@ -101,7 +101,7 @@ def lockout_variable_name(approver: str) -> str:
 class ReplayGuard:
     """The last accepted time step per approver, kept where every process talking to the same
     Prefect server sees it (a Prefect Variable), so a code accepted by one worker or the CLI is
-    refused by all others. Pair with `watchdocker.totp.verify_code`:
+    refused by all others. Pair with `watchdocker.auth.totp.verify_code`:
 
         step = verify_code(secret, code, guard.last_step(approver))
         guard.record(approver, step)   # raises TotpError if another process took it first
@@ -142,7 +142,7 @@ class ReplayGuard:
 
 
 class WrongCodeLedger:
-    """Each approver's recent wrong codes and lock (`watchdocker.lockout`), kept in a Prefect
+    """Each approver's recent wrong codes and lock (`watchdocker.auth.lockout`), kept in a Prefect
     Variable so that every run, worker and CLI on the server counts against the same limit.
     Like the replay guard it has no compare-and-set: two wrong codes in the same few
     milliseconds may count as one."""

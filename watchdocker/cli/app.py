@@ -14,9 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchdocker.cli.errors import fail, settings_or_exit
 from watchdocker.cli.options import ConfigOption, JsonOption, VerboseOption
 from watchdocker.cli.totp import totp_app
-from watchdocker.config import ConfigError, Settings, load_settings
+from watchdocker.config import Settings
 
 T = TypeVar("T")
 
@@ -32,19 +33,6 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Keep Docker containers on their newest images, safely, as Prefect flows."""
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """One line on stderr and a non-zero exit: what could not run, and why."""
-    print(f"watch-docker: {message}", file=sys.stderr)
-    return typer.Exit(code)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
 
 
 SCAN_COLUMNS = ("name", "image", "status", "local", "remote", "reason")
@@ -69,12 +57,16 @@ def _run_flow(
     """Run a flow of watchdocker.flows against the Prefect API (embedded default: a local
     server); returns its result, or exits with one line saying why it could not run: no
     engine, or (before any server starts) no container of one of `known_names`."""
-    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+    from watchdocker.deployments.prefect_env import (
+        ServerUnavailable,
+        prefect_api,
+        prepare_environment,
+    )
 
     prepare_environment(settings, console_level="INFO" if verbose else "CRITICAL")
     from watchdocker.engine.client import EngineUnavailable, connect
     from watchdocker.engine.discovery import service_names
-    from watchdocker.update_plan import UnknownContainers, require_known
+    from watchdocker.update.plan import UnknownContainers, require_known
 
     try:
         engine = connect(settings.docker.host)
@@ -117,7 +109,7 @@ def scan(
     verbose: VerboseOption = False,
 ) -> None:
     """Tell, for every container, whether its registry has a newer image."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     report = _run_flow(
         settings,
         verbose,
@@ -151,7 +143,7 @@ def update(
     or was rolled back, or a named container does not exist (then nothing is scanned)."""
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     if sys.stdin.isatty() and not json_output:
         from watchdocker.cli.prompt import prompt_for_approvals
 
@@ -182,7 +174,7 @@ def update(
 @app.command()
 def approvals(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     """List the update runs waiting for approval."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     pending = _with_api(
         settings,
         lambda: __import__(
@@ -216,7 +208,7 @@ def approve(
     Exit 1 when the code was refused."""
     if not code:
         raise fail("give --code CODE: approving and rejecting both need your code", 2)
-    settings = _settings(config)
+    settings = settings_or_exit(config)
 
     def answer() -> dict:
         from watchdocker.cli.approvals import NotWaiting, answer_approval
@@ -234,7 +226,11 @@ def approve(
 
 def _with_api(settings: Settings, call: Callable[[], T]) -> T:
     """`call` with the Prefect API of the settings (the local server when no URL is set)."""
-    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+    from watchdocker.deployments.prefect_env import (
+        ServerUnavailable,
+        prefect_api,
+        prepare_environment,
+    )
 
     prepare_environment(settings)
     try:
@@ -248,7 +244,7 @@ def _with_api(settings: Settings, call: Callable[[], T]) -> T:
 def recover(config: ConfigOption = None) -> None:
     """Finish or undo updates that a killed process left half-done (every flow does this
     first too)."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     from watchdocker.engine.client import EngineUnavailable
     from watchdocker.flows.clients import engine_for, updater_for
 
@@ -275,8 +271,8 @@ def recover(config: ConfigOption = None) -> None:
 def serve(config: ConfigOption = None) -> None:
     """The main job: serve the scan, update and auto-update deployments on their schedules,
     with a local Prefect server and UI unless PREFECT_API_URL names one. Ctrl-C stops it."""
-    settings = _settings(config)
-    from watchdocker.prefect_env import (
+    settings = settings_or_exit(config)
+    from watchdocker.deployments.prefect_env import (
         ServerUnavailable,
         prefect_api,
         prefect_home,
@@ -290,7 +286,7 @@ def serve(config: ConfigOption = None) -> None:
     server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
         with prefect_api(settings, notice=False) as api_url:
-            from watchdocker.serving import serve_deployments
+            from watchdocker.deployments.serving import serve_deployments
 
             ui = api_url.removesuffix("/api")
             print(f"watch-docker: Prefect UI at {ui}{ui_login_hint(settings, api_url)}", flush=True)
@@ -311,9 +307,9 @@ def deployments(
     config: ConfigOption = None,
 ) -> None:
     """Write prefect.yaml (deployments for a process work pool) from the settings."""
-    from watchdocker.deployments import deployment_specs, for_hosts, render_prefect_yaml
+    from watchdocker.deployments.specs import deployment_specs, for_hosts, render_prefect_yaml
 
-    specs = for_hosts(deployment_specs(_settings(config)), hosts or [])
+    specs = for_hosts(deployment_specs(settings_or_exit(config)), hosts or [])
     output.write_text(render_prefect_yaml(specs))
     print(f"wrote {output}")
 

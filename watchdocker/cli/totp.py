@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from watchdocker.cli.errors import fail, settings_or_exit
 from watchdocker.cli.options import ConfigOption
 
 totp_app = typer.Typer(
@@ -45,7 +46,6 @@ def enroll(
 ) -> None:
     """Make a new secret for an approver, save it as the Prefect block `totp-<name>`, and show
     it once, as a QR code and an otpauth:// URI, for their authenticator app."""
-    from watchdocker.cli.app import _settings, fail
 
     if not _BLOCK_NAME_PART.fullmatch(name):
         raise fail(
@@ -53,7 +53,7 @@ def enroll(
             "(it names the Prefect block totp-<name>)",
             2,
         )
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     if name in settings.twofa.users:
         # The configuration wins over a block: this enrollment would never be used.
         raise fail(
@@ -61,7 +61,11 @@ def enroll(
             "WATCH_TOTP_SECRET), which wins over a block; remove it there to enroll",
             2,
         )
-    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+    from watchdocker.deployments.prefect_env import (
+        ServerUnavailable,
+        prefect_api,
+        prepare_environment,
+    )
 
     prepare_environment(settings)
     try:
@@ -77,10 +81,9 @@ def _save_new_secret(name: str, force: bool) -> str:
     `force`) or another block holds the approver."""
     from pydantic import SecretStr
 
+    from watchdocker.auth.totp import generate_secret
     from watchdocker.blocks import saved_blocks
     from watchdocker.blocks.totp import TotpSecret
-    from watchdocker.cli.app import fail
-    from watchdocker.totp import generate_secret
 
     document = block_name(name)
     for other, existing in saved_blocks(TotpSecret):
@@ -102,7 +105,7 @@ def _save_new_secret(name: str, force: bool) -> str:
 
 
 def _show_enrollment(name: str, secret: str) -> None:
-    from watchdocker.totp import provisioning_uri, qr_text
+    from watchdocker.auth.totp import provisioning_uri, qr_text
 
     uri = provisioning_uri(secret, name)
     # Straight to the terminal, never through logging: this is the one time the secret shows.
@@ -126,14 +129,17 @@ def verify(
 ) -> None:
     """Check a code against an approver's secret (configuration or block). Exit 0 when it is
     valid now, 1 when not. The code is not used up: an approval still accepts it."""
-    from watchdocker.cli.app import _settings, fail
 
-    settings = _settings(config)
-    from watchdocker.prefect_env import ServerUnavailable, prefect_api, prepare_environment
+    settings = settings_or_exit(config)
+    from watchdocker.deployments.prefect_env import (
+        ServerUnavailable,
+        prefect_api,
+        prepare_environment,
+    )
 
     prepare_environment(settings)
+    from watchdocker.auth.totp import TotpError, matching_step
     from watchdocker.blocks.totp import approver_secrets
-    from watchdocker.totp import TotpError, matching_step
 
     # The configuration wins over blocks: when it has the approver, no server is needed.
     secret = approver_secrets(settings, include_blocks=False).get(approver)

@@ -11,7 +11,7 @@ from collections.abc import Collection
 import docker
 from pydantic import BaseModel, Field
 
-from watchdocker.journal import aside_service
+from watchdocker.update.journal import aside_service
 
 _IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{12,64}")
 

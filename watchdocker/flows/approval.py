@@ -29,13 +29,13 @@ from watchdocker.approval import (
     no_answer,
     plan_markdown,
 )
+from watchdocker.auth.lockout import clock_time
+from watchdocker.auth.totp import TotpError
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, WrongCodeLedger, approver_secrets
 from watchdocker.config import Settings
-from watchdocker.lockout import clock_time
 from watchdocker.notify import Message, approval_verdict
-from watchdocker.totp import TotpError
-from watchdocker.update_plan import PlannedUpdate
+from watchdocker.update.plan import PlannedUpdate
 
 PLAN_ARTIFACT = "watchdocker-approval-plan"
 ANSWERS_ARTIFACT = "watchdocker-approval"

@@ -8,14 +8,14 @@ import docker
 from watchdocker.blocks.registry_credentials import registry_credential_blocks
 from watchdocker.config import Settings
 from watchdocker.engine.client import EngineUnavailable, connect
-from watchdocker.engine.updater import HealthPolicy, Updater
-from watchdocker.journal import Journal, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.credentials import (
     CredentialStore,
     DockerConfigCredentials,
     configured_credentials,
 )
+from watchdocker.update.journal import Journal, journal_root
+from watchdocker.update.updater import HealthPolicy, Updater
 
 
 def credential_store_for(settings: Settings) -> CredentialStore:

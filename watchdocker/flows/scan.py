@@ -27,7 +27,6 @@ from watchdocker.container_status import (
 )
 from watchdocker.flows.clients import engine_for, registry_client_for, updater_for
 from watchdocker.freshness import asks_registry_afresh
-from watchdocker.journal import has_entries, journal_root
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
 from watchdocker.report_rows import scan_rows, status_counts
@@ -38,6 +37,7 @@ from watchdocker.tasks.scan import (
     resolve_remote_digest,
 )
 from watchdocker.tasks.update import recover_interrupted_updates
+from watchdocker.update.journal import has_entries, journal_root
 
 ARTIFACT_KEY = "watchdocker-scan"
 ARTIFACT_COLUMNS = ("status", "name", "image", "local", "remote", "reason")

@@ -16,7 +16,6 @@ from watchdocker.approval import needs_approval
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.config import Settings, load_settings
 from watchdocker.engine.discovery import service_names
-from watchdocker.engine.updater import ReplaceResult, Updater
 from watchdocker.flows.approval import request_approval
 from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
 from watchdocker.flows.scan import auto_scheduled, scan
@@ -29,7 +28,7 @@ from watchdocker.tasks.update import (
     recover_interrupted_updates,
     replace_container,
 )
-from watchdocker.update_plan import (
+from watchdocker.update.plan import (
     PlannedUpdate,
     UpdateReport,
     UpdateResult,
@@ -38,6 +37,7 @@ from watchdocker.update_plan import (
     plan_updates,
     require_known,
 )
+from watchdocker.update.updater import ReplaceResult, Updater
 
 ARTIFACT_KEY = "watchdocker-update"
 

@@ -12,11 +12,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.logging import get_run_logger
 
-from watchdocker.engine.pull import pull_by_digest
-from watchdocker.engine.updater import RecoveryResult, ReplaceResult, Updater
 from watchdocker.logs import elapsed_ms, log_event
 from watchdocker.reference import ImageReference
 from watchdocker.registry.credentials import CredentialStore
+from watchdocker.update.pull import pull_by_digest
+from watchdocker.update.updater import RecoveryResult, ReplaceResult, Updater
 
 UPDATE_SLOTS = "watchdocker-updates"
 SLOT_LEASE_SECONDS = 60

@@ -33,10 +33,10 @@ from watchdocker.blocks.docker_host import DockerHostTLS
 from watchdocker.blocks.notifier import AppriseNotifier
 from watchdocker.blocks.totp import TotpSecret
 from watchdocker.config import Settings
-from watchdocker.deployments import TAGS, DeploymentSpec, deployment_specs
-from watchdocker.expired_approvals import ExpiredApprovals
-from watchdocker.missed_runs import ScheduledRun, runs_to_skip
-from watchdocker.outage_watch import OutageWatch
+from watchdocker.deployments.expired_approvals import ExpiredApprovals
+from watchdocker.deployments.missed_runs import ScheduledRun, runs_to_skip
+from watchdocker.deployments.outage_watch import OutageWatch
+from watchdocker.deployments.specs import TAGS, DeploymentSpec, deployment_specs
 
 BLOCKS = (DockerRegistryCredentials, AppriseNotifier, DockerHost, DockerHostTLS, TotpSecret)
 

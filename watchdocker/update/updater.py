@@ -15,7 +15,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from watchdocker.config import PolicyConfig
 from watchdocker.durations import parse_duration
-from watchdocker.journal import (
+from watchdocker.policy import evaluate_labels
+from watchdocker.update.journal import (
     ASIDE_NAME_FILTER,
     Journal,
     JournalEntry,
@@ -24,9 +25,8 @@ from watchdocker.journal import (
     aside_service,
     new_entry,
 )
-from watchdocker.policy import evaluate_labels
-from watchdocker.recreate import build_recreate_spec, create_from_spec
-from watchdocker.rollback import Action, Observed, orphan_entry, recovery_plan, rollback_plan
+from watchdocker.update.recreate import build_recreate_spec, create_from_spec
+from watchdocker.update.rollback import Action, Observed, orphan_entry, recovery_plan, rollback_plan
 
 HEALTH_TIMEOUT_LABEL = "watchdocker.health-timeout"
 STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from watchdocker.config import Settings
-from watchdocker.server_guard import (
+from watchdocker.deployments.server_guard import (
     MUTEX_FILE,
     SERVER_FILE,
     USERS_FILE,
@@ -30,8 +30,8 @@ from watchdocker.server_guard import (
     locked,
     nobody_uses,
 )
-from watchdocker.server_retention import retention_environment
-from watchdocker.server_services import as_prefect_ships, lean_environment
+from watchdocker.deployments.server_retention import retention_environment
+from watchdocker.deployments.server_services import as_prefect_ships, lean_environment
 
 SERVER_START_TIMEOUT = 90.0
 CREDENTIAL_FILE = "api-auth-string"
@@ -154,7 +154,7 @@ def check_api(api_url: str, auth_string: str | None) -> None:
 def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
     """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
     server.addr with SQLite under the state directory, requiring the state directory's
-    credential, under a guard (watchdocker.server_guard) that ends it with the calling
+    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
     process. Returns the guard: stop_process ends both."""
     home = secure_state(settings)
     log_path = log_file or home / "server.log"
@@ -173,9 +173,9 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         "PREFECT_API_AUTH_STRING": credential,
     }
     env.pop("PREFECT_API_URL", None)
-    lighter = [] if shipped else ["watchdocker.embedded_server", str(home), "--"]
+    lighter = [] if shipped else ["watchdocker.deployments.embedded_server", str(home), "--"]
     command = [
-        sys.executable, "-m", "watchdocker.server_guard", str(home), "--",
+        sys.executable, "-m", "watchdocker.deployments.server_guard", str(home), "--",
         sys.executable, "-m", *(lighter or ["prefect"]), "server", "start",
         "--host", settings.server.host, "--port", str(settings.server.port),
     ]  # fmt: skip

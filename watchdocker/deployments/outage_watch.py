@@ -11,10 +11,15 @@ import time
 from pathlib import Path
 
 from watchdocker.config import Settings
+from watchdocker.deployments.prefect_env import api_is_healthy
+from watchdocker.deployments.server_health import (
+    Announcement,
+    Outages,
+    RepeatedErrors,
+    service_errors,
+)
 from watchdocker.engine.client import EngineUnavailable, connect
 from watchdocker.notify import Message, Notifier
-from watchdocker.prefect_env import api_is_healthy
-from watchdocker.server_health import Announcement, Outages, RepeatedErrors, service_errors
 
 CHECK_INTERVAL = 10.0  # seconds between looks: as often as the Runner polls for runs
 SERVER_CONFIRM = 2  # failed health probes in a row before the server counts as down

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from watchdocker.journal import JournalEntry, new_entry
+from watchdocker.update.journal import JournalEntry, new_entry
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The embedded Prefect server's process: `prefect server start`, made lighter when idle.
 
-Run as `python -m watchdocker.embedded_server HOME -- server start ARGS...` (Prefect's command
-line after the `--`; the guard runs it, see `start_local_server`). Two costs of Prefect's own
-start are cut:
+Run as `python -m watchdocker.deployments.embedded_server HOME -- server start ARGS...`
+(Prefect's command line after the `--`; the guard runs it, see `start_local_server`). Two costs
+of Prefect's own start are cut:
 - the database migrations run in a short process of their own, once per Prefect version:
   alembic and SQLite's ~110 migration modules would stay in the server's memory (~40 MB)
   and make every start slower;
@@ -61,7 +61,9 @@ def slow_docket_polling() -> None:
 def main() -> None:
     home, separator, *arguments = sys.argv[1:]
     if separator != "--":
-        sys.exit("usage: python -m watchdocker.embedded_server HOME -- server start ARGS...")
+        sys.exit(
+            "usage: python -m watchdocker.deployments.embedded_server HOME -- server start ARGS..."
+        )
     migrate_once(Path(home))
     slow_docket_polling()
     from prefect.cli import app

@@ -3,8 +3,9 @@ or once the command that started it is gone (even SIGKILLed) and no other comman
 
 Commands share one local server per Prefect home through two lock files there: `server.lock`
 serialises starting, adopting and stopping; every command that adopts a server it did not start
-holds `server.users` shared while it runs. Run as `python -m watchdocker.server_guard HOME --
-COMMAND...`; standard library only, so it starts fast."""
+holds `server.users` shared while it runs. Run as
+`python -m watchdocker.deployments.server_guard HOME -- COMMAND...`; standard library only, so it
+starts fast."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def guard(home: Path, command: list[str]) -> int:
 def main() -> None:
     home, separator, *command = sys.argv[1:]
     if separator != "--" or not command:
-        sys.exit("usage: python -m watchdocker.server_guard HOME -- COMMAND...")
+        sys.exit("usage: python -m watchdocker.deployments.server_guard HOME -- COMMAND...")
     sys.exit(guard(Path(home), command))
 
 
