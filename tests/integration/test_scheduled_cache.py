@@ -5,7 +5,7 @@ that follow. Registry requests are counted in the registry's own log."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 import yaml
@@ -74,6 +74,15 @@ def scheduled_scan_after(api: str, after: datetime | None) -> dict:
     return wait_for(found, timeout=NEXT_RUN_WAIT)  # type: ignore[return-value]
 
 
+def no_scan_running(api: str) -> None:
+    def quiet() -> bool:
+        return not [
+            r for r in deployment_runs(api, "scan") if r["state_type"] in ("PENDING", "RUNNING")
+        ]
+
+    wait_for(quiet, timeout=NEXT_RUN_WAIT)
+
+
 def manifest_requests(since_line: int) -> list[dict]:
     return [
         r for r in tb.registry_requests("open", since_line) if f"/{REPO}/manifests/" in r["uri"]
@@ -84,9 +93,11 @@ def test_scheduled_runs_keep_the_cache_and_a_manual_run_refreshes_it(served_with
     api = served_with_cache
     first = scheduled_scan_after(api, None)
     assert first["name"] == "scan: 0 updates available", first
-    # The first scheduled scan filled the cache; the next ones ask the registry nothing.
-    mark = tb.registry_log_mark("open")
-    second = scheduled_scan_after(api, _time(first["end_time"]))
+    # The first scheduled scan filled the cache; the next ones ask the registry nothing. (On a
+    # busy machine a scan may start before the one before it ended: mark once none runs.)
+    no_scan_running(api)
+    mark, marked = tb.registry_log_mark("open"), datetime.now(UTC)
+    second = scheduled_scan_after(api, marked)
     assert second["name"] == "scan: 0 updates available", second
     assert manifest_requests(mark) == []
 
@@ -102,7 +113,8 @@ def test_scheduled_runs_keep_the_cache_and_a_manual_run_refreshes_it(served_with
     assert manifest_requests(mark)
 
     # The scheduled scans that follow reuse that fresh answer, still without a request.
-    mark = tb.registry_log_mark("open")
-    after = scheduled_scan_after(api, _time(manual["end_time"]))
+    no_scan_running(api)
+    mark, marked = tb.registry_log_mark("open"), datetime.now(UTC)
+    after = scheduled_scan_after(api, marked)
     assert after["name"] == "scan: 1 update available", after
     assert manifest_requests(mark) == []
