@@ -218,3 +218,20 @@ def test_a_container_joined_to_its_network_follows_it(engine, journal):
     assert side["Image"] == side_image and side["State"]["Running"]
     assert side["HostConfig"]["NetworkMode"] == f"container:{result.new_id}"
     assert engine.names() == ["side", "web"] and journal.entries() == []
+
+
+def test_an_old_container_that_cannot_be_removed_is_left_to_recovery(engine, journal):
+    old_id, new_image = outdated(engine)
+    engine.fail("remove_container")
+    result = updater(engine, journal).replace("web", old_id, new_image, REF)
+    assert result.result == "updated"
+    assert f"left as {aside_name('web', old_id)}" in result.reason
+    assert engine.names() == sorted(["web", aside_name("web", old_id)])
+    [entry] = journal.entries()
+    assert entry.given_up and entry.step == "healthy"  # not locked while this process lives
+
+    [recovered] = updater(engine, journal).recover()
+    assert recovered.outcome == "finished"
+    web = engine.named("web")
+    assert web is not None and web["Image"] == new_image and web["State"]["Running"]
+    assert engine.names() == ["web"] and journal.entries() == []

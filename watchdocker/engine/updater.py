@@ -284,8 +284,7 @@ class Updater:
             result.result, result.reason = "rolled_back", _reason(exc)
             return result
         entry = self._step(entry, "healthy")
-        self._finish(entry, old["Image"])
-        result.result = "updated"
+        result.result, result.reason = "updated", self._finish(entry, old["Image"])
         return result
 
     def _step(self, entry: JournalEntry, step: Step, **changes: object) -> JournalEntry:
@@ -297,14 +296,25 @@ class Updater:
         if self.on_step is not None:
             self.on_step(step)
 
-    def _finish(self, entry: JournalEntry, old_image_id: str) -> None:
+    def _finish(self, entry: JournalEntry, old_image_id: str) -> str:
+        """Removes the old container (and image); returns what is left undone, if anything."""
         if self.remove_old:
-            self.api.remove_container(entry.old_id, v=False, force=True)
+            try:
+                self.api.remove_container(entry.old_id, v=False, force=True)
+            except DockerException as exc:
+                # The update stands. Given up, the entry is finished by the next run's recovery
+                # (whichever process), instead of locking the service while this one lives.
+                self.journal.advance(entry, entry.step, given_up=True)
+                return (
+                    f"the old container is left as {entry.aside_name}: {_reason(exc)}; "
+                    "the next run (or `watch-docker recover`) removes it"
+                )
         if self.cleanup and self.remove_old:
             # Refused while another container uses it, or another name holds it: then it stays.
             with contextlib.suppress(APIError):
                 self.api.remove_image(old_image_id)
         self.journal.finish(entry)
+        return ""
 
     def _tail_logs(self, container_id: str | None) -> list[str]:
         if container_id is None:
