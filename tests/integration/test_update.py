@@ -89,12 +89,14 @@ def test_update_replaces_the_container_and_keeps_its_data(update, config):
     assert containers_named(container) == [container]  # old one removed, nothing aside
 
 
-def test_unhealthy_new_image_is_rolled_back(update, config):
+def test_unhealthy_new_image_is_rolled_back(config, prefect_server: str):
     ref, _ = two_versions("sick", v2_healthcheck=["/bin/sh", "-c", "exit 1"])
     container = run_v1(ref, "sick")
     old = inspect(container)
-    result = update([container], config())[container]
-    assert result.result == "rolled_back" and "unhealthy" in result.reason
+    done = watch_docker("update", container, "--json", "--config", str(config()))
+    assert done.returncode == 1, done.stderr  # a rollback is no success
+    [result] = json.loads(done.stdout)["results"]
+    assert result["result"] == "rolled_back" and "unhealthy" in result["reason"]
     now = inspect(container)
     assert now["Id"] == old["Id"] and now["State"]["Running"]
     assert containers_named(container) == [container]

@@ -247,7 +247,7 @@ class Updater:
             entry = self.journal.advance(
                 entry, "begun", old_running=bool(current["State"].get("Running"))
             )
-        self._reached(entry.step)
+        self._reached("begun")
         try:
             entry = self._step(entry, "stopping")
             if entry.old_running:
