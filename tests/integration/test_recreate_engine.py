@@ -18,7 +18,9 @@ from docker.errors import APIError, NotFound
 
 import testbed as tb
 from watchdocker.engine.client import connect
+from watchdocker.update.journal import Journal
 from watchdocker.update.recreate import NetworkAttachment, build_recreate_spec, create_from_spec
+from watchdocker.update.updater import HealthPolicy, ReplaceResult, Updater
 
 pytestmark = pytest.mark.integration
 
@@ -138,24 +140,15 @@ def sh(container: str, script: str) -> str:
     return tb.docker_cli("exec", "-u", "0", container, "sh", "-c", script)
 
 
-def replace(made: Made, old: dict[str, Any], ref: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
-    """What the updater does: stop, rename aside, create from the spec, start."""
-    api = made.api
-    spec = build_recreate_spec(
-        old,
-        api.inspect_image(old["Image"]),
-        api.inspect_image(ref),
-        image=old["Config"]["Image"],
-        **kwargs,
-    )
-    api.stop(old["Id"], timeout=1)
-    api.rename(old["Id"], f"{spec.name}-old")
-    new_id = made.container(create_from_spec(api, spec))
-    api.start(new_id)
-    new = api.inspect_container(new_id)
-    made.remember_volumes(new)
-    assert new["State"]["Running"], new["State"]
-    return new_id, new
+def update(made: Made, journal: Path, old: dict[str, Any], new_image_id: str) -> ReplaceResult:
+    """The real updater replaces `old`, then the containers joined to its network, by ones on
+    its tag, which now names `new_image_id` (as after a pull)."""
+    updater = Updater(made.api, Journal(journal), HealthPolicy(timeout=60, stable_seconds=1))
+    done = updater.replace(old["Name"].lstrip("/"), old["Id"], new_image_id, old["Config"]["Image"])
+    for replaced in (done, *done.dependents):
+        assert replaced.result == "updated" and replaced.new_id, replaced.reason
+        made.remember_volumes(made.api.inspect_container(made.container(replaced.new_id)))
+    return done
 
 
 def differing(
@@ -238,7 +231,12 @@ def test_recreate_keeps_what_the_user_set_and_takes_the_new_image_defaults(
     tb.docker_cli("network", "connect", "--alias", "second", "--alias", "sec2", net2, web)
     sh(web, "echo named > /named/f && echo anon > /anon/f && echo data > /data/f")
     dependent = made.container(
-        tb.run_container(ref, name=name("sidecar"), extra=["--network", f"container:{web}"])
+        tb.run_container(
+            ref,
+            name=name("sidecar"),
+            # sleep, PID 1 without a handler, ignores the stop signal: no 10 s wait for a kill
+            extra=["--network", f"container:{web}", "--stop-timeout", "1"],
+        )
     )
     before = api.inspect_container(old_id)
     before_dependent = api.inspect_container(dependent)
@@ -246,11 +244,12 @@ def test_recreate_keeps_what_the_user_set_and_takes_the_new_image_defaults(
     made.remember_volumes(before_dependent)
     assert target and before["State"]["Running"] and before_dependent["State"]["Running"]
 
-    build(made, ref, "full-2", V2)  # the same tag, now on v2, as after a pull
+    v2_id = build(made, ref, "full-2", V2)  # the same tag, now on v2, as after a pull
     v2 = api.inspect_image(ref)["Config"]
-    api.stop(dependent, timeout=1)
-    new_id, after = replace(made, before, ref)
-    new_dependent, after_dependent = replace(made, before_dependent, ref, network_container=new_id)
+    done = update(made, tmp_path / "journal", before, v2_id)
+    [joined] = done.dependents
+    new_id, after = done.new_id, api.inspect_container(done.new_id)
+    new_dependent, after_dependent = joined.new_id, api.inspect_container(joined.new_id)
 
     # HostConfig: all of it, but the anonymous volumes now mounted by name.
     assert differing(before["HostConfig"], after["HostConfig"]) == {"Mounts"}
@@ -333,7 +332,7 @@ def test_recreate_keeps_what_the_user_set_and_takes_the_new_image_defaults(
     assert static_ip in sh(new_dependent, "ip -4 addr show")
 
 
-def test_legacy_link_entrypoint_partial_healthcheck_and_failed_connect(made: Made):
+def test_legacy_link_entrypoint_partial_healthcheck_and_failed_connect(made: Made, tmp_path: Path):
     api = made.api
     ref = tb.repo("open", "recreate-bridge") + ":latest"
     build(made, ref, "bridge-1", V1)
@@ -347,6 +346,7 @@ def test_legacy_link_entrypoint_partial_healthcheck_and_failed_connect(made: Mad
             extra=[
                 *("--link", f"{name('btarget')}:oth", "--entrypoint", "sleep"),
                 *("--health-interval", "3s", "--mount", "type=volume,target=/m1", "-P"),
+                *("--stop-timeout", "1"),  # sleep as PID 1 ignores the stop signal
             ],
         )
     )
@@ -355,7 +355,7 @@ def test_legacy_link_entrypoint_partial_healthcheck_and_failed_connect(made: Mad
     made.remember_volumes(before)
     assert target and before["HostConfig"]["Links"] == [f"/{name('btarget')}:/{app}/oth"]
 
-    build(made, ref, "bridge-2", V2)
+    v2_id = build(made, ref, "bridge-2", V2)
     v2 = api.inspect_image(ref)["Config"]
 
     # A network gone: refused before anything is created.
@@ -385,7 +385,8 @@ def test_legacy_link_entrypoint_partial_healthcheck_and_failed_connect(made: Mad
     assert api.inspect_volume(m1)["Name"] == m1
     assert api.inspect_container(old_id)["State"]["Running"]
 
-    new_id, after = replace(made, before, ref)
+    new_id = update(made, tmp_path / "journal", before, v2_id).new_id
+    after = api.inspect_container(new_id)
     assert after["HostConfig"]["Links"] == before["HostConfig"]["Links"]
     assert "oth" in sh(new_id, "cat /etc/hosts")
     assert (after["Config"]["Entrypoint"], after["Config"]["Cmd"]) == (["sleep"], ["3600"])

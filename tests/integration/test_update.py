@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -13,11 +12,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from conftest import watch_docker
 
 import testbed as tb
 from watchdocker.config import load_settings
+from watchdocker.update.journal import Step
 from watchdocker.update.plan import UpdateResult
 from watchdocker.update.updater import ROLLBACK_RESTART_WINDOW
 
@@ -87,12 +89,14 @@ def test_update_replaces_the_container_and_keeps_its_data(update, config):
     assert containers_named(container) == [container]  # old one removed, nothing aside
 
 
-def test_unhealthy_new_image_is_rolled_back(update, config):
+def test_unhealthy_new_image_is_rolled_back(config, prefect_server: str):
     ref, _ = two_versions("sick", v2_healthcheck=["/bin/sh", "-c", "exit 1"])
     container = run_v1(ref, "sick")
     old = inspect(container)
-    result = update([container], config())[container]
-    assert result.result == "rolled_back" and "unhealthy" in result.reason
+    done = watch_docker("update", container, "--json", "--config", str(config()))
+    assert done.returncode == 1, done.stderr  # a rollback is no success
+    [result] = json.loads(done.stdout)["results"]
+    assert result["result"] == "rolled_back" and "unhealthy" in result["reason"]
     now = inspect(container)
     assert now["Id"] == old["Id"] and now["State"]["Running"]
     assert containers_named(container) == [container]
@@ -104,16 +108,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def watch_docker(
-    *args: str, env: dict[str, str] | None = None, **popen: object
+DRIVER = Path(__file__).with_name("update_driver.py")
+
+
+def update_paused_at(
+    step: str, container: str, new_image_id: str, cfg: Path, pause_file: Path | None = None
 ) -> subprocess.Popen:
+    """The real update path of `container` to `new_image_id` (pushed to its tag's repository),
+    in a process of its own that pauses once `step` is journalled (see update_driver.py)."""
+    ref = inspect(container)["Config"]["Image"]
+    [digest] = [d.split("@")[1] for d in tb.repo_digests(new_image_id)]
+    args = [str(cfg), container, ref, digest, step, *([str(pause_file)] if pause_file else [])]
     return subprocess.Popen(
-        [sys.executable, "-m", "watchdocker.cli.app", *args],
+        [sys.executable, str(DRIVER), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
-        **popen,  # type: ignore[arg-type]
     )
 
 
@@ -136,21 +146,14 @@ def wait_for_step(state_dir: Path, container: str, step: str, process: subproces
 
 
 def hold_port_during_update(
-    container: str, port: int, cfg: Path, tmp_path: Path
+    container: str, new_image_id: str, port: int, cfg: Path, tmp_path: Path
 ) -> tuple[subprocess.Popen, socket.socket]:
-    """`watch-docker update` paused once the old container is stopped and aside; another
-    process takes the old container's host port meanwhile, so that neither the new container
-    nor the old one can start. Returns the update, running on, and the port's holder."""
+    """An update paused once the old container is stopped and aside; another process takes
+    the old container's host port meanwhile, so that neither the new container nor the old
+    one can start. Returns the update, running on, and the port's holder."""
     pause = tmp_path / "pause"
     pause.touch()
-    process = watch_docker(
-        "update",
-        container,
-        "--json",
-        "--config",
-        str(cfg),
-        env={"WATCHDOCKER_PAUSE_AT_STEP": "renamed", "WATCHDOCKER_PAUSE_FILE": str(pause)},
-    )
+    process = update_paused_at("renamed", container, new_image_id, cfg, pause)
     wait_for_step(load_settings(cfg).state_dir, container, "renamed", process)
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -160,18 +163,18 @@ def hold_port_during_update(
     return process, holder
 
 
-def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path, prefect_server: str):
-    ref, _ = two_versions("port")
+def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path):
+    ref, v2_id = two_versions("port")
     port = _free_port()
     container = run_v1(ref, "port", "-p", f"127.0.0.1:{port}:8080")
     old_id = inspect(container)["Id"]
-    process, holder = hold_port_during_update(container, port, config(), tmp_path)
+    process, holder = hold_port_during_update(container, v2_id, port, config(), tmp_path)
     # The port is given back 15 s later, while the rollback still retries the old container.
     threading.Timer(15.0, holder.close).start()
     started = time.monotonic()
     out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 60)
-    assert process.returncode == 1, err
-    result = json.loads(out)["results"][0]
+    assert process.returncode == 0, err
+    result = json.loads(out)
     assert result["result"] == "rolled_back"
     assert "address already in use" in result["reason"] or "allocated" in result["reason"]
     assert time.monotonic() - started >= 14
@@ -195,28 +198,19 @@ def test_concurrency_limit_is_observed(update, config):
     assert (second - first).total_seconds() >= 2.0
 
 
-@pytest.mark.parametrize("step", ["stopping", "renamed", "created", "starting", "healthy"])
-def test_killed_at_each_step_then_recovered(step: str, config, prefect_server: str):
+@pytest.mark.parametrize("step", get_args(Step))
+def test_killed_at_each_step_then_recovered(step: str, config):
     ref, v2_id = two_versions(f"kill-{step}")
     container = run_v1(ref, f"kill-{step}")
     old = inspect(container)
-    # A killed process keeps its update slot until the lease expires: leave room for that.
-    cfg = config(concurrency=16)
+    cfg = config()
     state_dir = load_settings(cfg).state_dir
-    process = watch_docker(
-        "update", container, "--config", str(cfg), env={"WATCHDOCKER_PAUSE_AT_STEP": step}
-    )
+    process = update_paused_at(step, container, v2_id, cfg)
     wait_for_step(state_dir, container, step, process)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
 
-    recovered = subprocess.run(
-        [sys.executable, "-m", "watchdocker.cli.app", "recover", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    recovered = watch_docker("recover", "--config", str(cfg))
     assert recovered.returncode == 0, recovered.stderr
     expected = "finished" if step == "healthy" else "rolled back"
     assert f"{container}: interrupted update {expected}" in recovered.stdout

@@ -15,7 +15,7 @@ from watchdocker.registry.credentials import (
     configured_credentials,
 )
 from watchdocker.update.journal import Journal, journal_root
-from watchdocker.update.updater import HealthPolicy, Updater
+from watchdocker.update.updater import HealthPolicy, StepHook, Updater
 
 
 def credential_store_for(settings: Settings) -> CredentialStore:
@@ -56,8 +56,11 @@ def engine_for(settings: Settings, docker_host_block: str | None = None) -> dock
     return connect(settings.docker.host, timeout=300)
 
 
-def updater_for(settings: Settings, engine: docker.DockerClient) -> Updater:
-    """One journal directory per engine, so one state directory can serve several hosts."""
+def updater_for(
+    settings: Settings, engine: docker.DockerClient, on_step: StepHook | None = None
+) -> Updater:
+    """One journal directory per engine, so one state directory can serve several hosts.
+    `on_step`: see StepHook (the crash tests' driver; flows and commands pass none)."""
     journal = Journal(journal_root(settings.state_dir) / engine.info()["ID"].replace(":", "_"))
     health = HealthPolicy(
         timeout=settings.update.health_timeout.total_seconds(),
@@ -70,4 +73,5 @@ def updater_for(settings: Settings, engine: docker.DockerClient) -> Updater:
         remove_old=settings.update.remove_old_container,
         cleanup=settings.update.cleanup,
         policy=settings.policy,
+        on_step=on_step,
     )

@@ -4,8 +4,8 @@ health, then remove the old one — or roll back. Every step is journalled first
 from __future__ import annotations
 
 import contextlib
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,10 +30,6 @@ from watchdocker.update.rollback import Action, Observed, orphan_entry, recovery
 
 HEALTH_TIMEOUT_LABEL = "watchdocker.health-timeout"
 STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"
-# Fault injection for the crash tests: after journalling this step, pause (while the file named
-# by WATCHDOCKER_PAUSE_FILE exists, or for an hour) so that the test can kill the process there.
-PAUSE_AT_STEP_VAR = "WATCHDOCKER_PAUSE_AT_STEP"
-PAUSE_FILE_VAR = "WATCHDOCKER_PAUSE_FILE"
 _POLL = 0.1  # the health wait returns at most this long after the engine says healthy
 # Giving the service back matters more than speed: starting the old container again during a
 # rollback is retried with backoff for this long (a port or device another process holds may be
@@ -43,6 +39,9 @@ ROLLBACK_RESTART_WINDOW = 120.0
 RECOVERY_RESTART_WINDOW = 10.0
 
 Result = Literal["updated", "rolled_back", "failed", "skipped"]
+# Called with each step of a replacement right after it is journalled, before the next engine
+# call: where the crash tests stop a process. Production passes none.
+StepHook = Callable[[Step], None]
 
 
 class UpdateFailed(Exception):
@@ -90,15 +89,6 @@ class RecoveryResult:
     reason: str = ""
 
 
-def _fault_point(step: Step) -> None:
-    if os.environ.get(PAUSE_AT_STEP_VAR) != step:
-        return
-    pause_file = os.environ.get(PAUSE_FILE_VAR)
-    deadline = time.monotonic() + 3600
-    while time.monotonic() < deadline and (pause_file is None or os.path.exists(pause_file)):
-        time.sleep(0.05)
-
-
 def has_healthcheck(container: dict) -> bool:
     test = (container.get("Config") or {}).get("Healthcheck", {}) or {}
     return bool(test.get("Test")) and test["Test"][0] != "NONE"
@@ -144,6 +134,7 @@ class Updater:
         cleanup: bool = False,
         log_lines: int = 20,
         policy: PolicyConfig | None = None,
+        on_step: StepHook | None = None,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -154,6 +145,7 @@ class Updater:
         # Orphan aside containers are resolved only where the label policy lets this
         # configuration manage them: another configuration's update may be under way there.
         self.policy = policy or PolicyConfig()
+        self.on_step = on_step
 
     def replace(
         self,
@@ -255,6 +247,7 @@ class Updater:
             entry = self.journal.advance(
                 entry, "begun", old_running=bool(current["State"].get("Running"))
             )
+        self._reached("begun")
         try:
             entry = self._step(entry, "stopping")
             if entry.old_running:
@@ -291,23 +284,37 @@ class Updater:
             result.result, result.reason = "rolled_back", _reason(exc)
             return result
         entry = self._step(entry, "healthy")
-        self._finish(entry, old["Image"])
-        result.result = "updated"
+        result.result, result.reason = "updated", self._finish(entry, old["Image"])
         return result
 
     def _step(self, entry: JournalEntry, step: Step, **changes: object) -> JournalEntry:
         entry = self.journal.advance(entry, step, **changes)
-        _fault_point(step)
+        self._reached(step)
         return entry
 
-    def _finish(self, entry: JournalEntry, old_image_id: str) -> None:
+    def _reached(self, step: Step) -> None:
+        if self.on_step is not None:
+            self.on_step(step)
+
+    def _finish(self, entry: JournalEntry, old_image_id: str) -> str:
+        """Removes the old container (and image); returns what is left undone, if anything."""
         if self.remove_old:
-            self.api.remove_container(entry.old_id, v=False, force=True)
+            try:
+                self.api.remove_container(entry.old_id, v=False, force=True)
+            except DockerException as exc:
+                # The update stands. Given up, the entry is finished by the next run's recovery
+                # (whichever process), instead of locking the service while this one lives.
+                self.journal.advance(entry, entry.step, given_up=True)
+                return (
+                    f"the old container is left as {entry.aside_name}: {_reason(exc)}; "
+                    "the next run (or `watch-docker recover`) removes it"
+                )
         if self.cleanup and self.remove_old:
             # Refused while another container uses it, or another name holds it: then it stays.
             with contextlib.suppress(APIError):
                 self.api.remove_image(old_image_id)
         self.journal.finish(entry)
+        return ""
 
     def _tail_logs(self, container_id: str | None) -> list[str]:
         if container_id is None:
