@@ -5,6 +5,7 @@ the printing of setup times and ratios."""
 
 from __future__ import annotations
 
+import abc
 import argparse
 import contextlib
 import functools
@@ -123,10 +124,10 @@ def add_pause_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class Harness:
+class Harness(abc.ABC):
     """One benchmark run on the bed: its temp dir, its label (the testbed's, with our run id),
     its images pushed to the open registry, its Prefect server; set-up steps timed into
-    `setup`; everything removed again by `run`, on exit, Ctrl-C or error."""
+    `setup`; everything removed again by `main`, on exit, Ctrl-C or error."""
 
     def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
         self.args = args  # the benchmark's options
@@ -151,9 +152,9 @@ class Harness:
         finally:
             bench.cleanup()
 
+    @abc.abstractmethod
     def whole_run(self) -> int:
         """Set-up, measurements, report: the exit code. Each benchmark says what."""
-        raise NotImplementedError
 
     # -- setup ------------------------------------------------------------------------------
 
