@@ -26,11 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import closing
@@ -38,8 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
-import httpx
-from harness import REPO_ROOT, Harness, run_cleaning_up, start_run
+from harness import REPO_ROOT, Harness, ratio, start_prefect
 
 from watchdocker.config import Settings
 from watchdocker.deployments.prefect_env import drain_prefect_workers, stop_process
@@ -95,15 +92,13 @@ def events_share(sizes: dict[str, int]) -> int:
     return sizes.get("events", 0) + sizes.get("event_resources", 0)
 
 
-class Phase(Harness):
+class Phase:
     """One phase, in a process of its own: Prefect reads its settings once, on import."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(args.tmp) / args.phase
         self.tmp.mkdir()
-        self.setup = {}
-        self.server = None
 
     def run(self) -> dict[str, object]:
         environment = dict(PREFECT_DEFAULTS)
@@ -118,7 +113,7 @@ class Phase(Harness):
                 self.args.vacuum_every
             )
         os.environ.update(environment)
-        self.start_prefect()
+        server = start_prefect(self.tmp)
         home = self.tmp / "prefect"
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -146,43 +141,32 @@ class Phase(Harness):
             after = db_bytes(home), bytes_by_table(db, self.tmp)
             return {"before": before, "after": after, "seconds": elapsed, "rows": rows(db)}
         finally:
-            if self.server is not None:
-                stop_process(self.server)
+            stop_process(server)
 
 
 class Bench(Harness):
     def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
-        self.args = args
-        self.run_id = run_id
-        self.tb = tb
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"watchdocker-bench-{run_id}-"))
-        self.setup = {}
-        self.server = None
-        self.ref = f"{self.tb.OPEN}/bench-{run_id}/growth:latest"
-        self.digest: str | None = None
+        super().__init__(args, run_id, tb)
+        self.ref = f"{self.tb.OPEN}/{self.prefix}/growth:latest"
 
     def containers(self) -> None:
-        self.tb.build_image(self.ref, marker=f"bench-{self.run_id}")
-        self.digest = str(self.tb.push(self.ref))
+        self.tb.build_image(self.ref, marker=self.prefix)
+        self.push(self.ref)
         for index in range(self.args.containers):
-            self.tb.run_container(
-                self.ref, "sleep", "3600", name=f"bench-{self.run_id}-g{index:03d}"
-            )
+            self.tb.run_container(self.ref, "sleep", "3600", name=f"{self.prefix}-g{index:03d}")
+
+    def whole_run(self) -> int:
+        self.bed_up()
+        self.stage(f"build, push, start {self.args.containers} containers", self.containers)
+        report(self.args, {name: self.phase(name) for name in ("baseline", "retention")})
+        return 0
 
     def phase(self, name: str) -> dict[str, object]:
-        config = self.tmp / "config.yaml"
-        config.write_text(
-            json.dumps(  # JSON is YAML
-                {
-                    "policy": {"onlyLabels": [self.tb.label_filter()]},
-                    "scan": {"cacheTTL": "0s"},  # each scan asks the registry, as with 5m
-                    "stateDir": str(self.tmp / "state"),
-                }
-            )
-        )
+        # cacheTTL 0s: each scan asks the registry, as with the default 5m between scans.
+        config = self.write_config("config", scan={"cacheTTL": "0s"})
         out = subprocess.run(
             [sys.executable, __file__, *self.passed_on(), "--phase", name,
-             "--config", str(config), "--tmp", str(self.tmp)],
+             "--config", config, "--tmp", str(self.tmp)],
             check=True, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         return json.loads(out.stdout)
@@ -194,20 +178,13 @@ class Bench(Harness):
             f"--event-retention={a.event_retention}", f"--vacuum-every={a.vacuum_every}",
         ]  # fmt: skip
 
-    def cleanup(self) -> None:
-        self.tb.cleanup(self.run_id)
-        if self.digest:  # the bed's registries allow deletes
-            name = self.ref.removeprefix(f"{self.tb.OPEN}/").rsplit(":", 1)[0]
-            httpx.delete(f"http://{self.tb.OPEN}/v2/{name}/manifests/{self.digest}", timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
 
 def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
     """Sizes are (file, bytes by table): the live file with its free pages and WAL, and what
     its rows take."""
     print(f"\nDatabase over {args.scans} scans of {args.containers} containers (MB)")
     print(f"{'phase':<10} {'file before':>11} {'file after':>10} {'rows':>6} {'events':>7}  rows")
-    growth: dict[str, tuple[float, float]] = {}
+    growth: dict[str, tuple[float, float]] = {}  # per scan: events, the rest
     for name, r in results.items():
         (file0, tables0), (file1, tables1) = r["before"], r["after"]
         rows_growth = sum(tables1.values()) - sum(tables0.values())
@@ -218,6 +195,12 @@ def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
             f"{events / 1e6:>+7.1f}  " + " ".join(f"{t}={n}" for t, n in r["rows"].items())
         )
     events_per_scan, rest_per_scan = growth["baseline"]
+    kept_events, kept_rest = growth["retention"]
+    rows_ratio = ratio(kept_events + kept_rest, events_per_scan + rest_per_scan)
+    print(
+        f"retention / baseline: rows growth {rows_ratio}, "
+        f"events growth {ratio(kept_events, events_per_scan)}"
+    )
     defaults = Settings().server
     event_days = defaults.event_retention / timedelta(days=1)
     run_days = defaults.run_retention / timedelta(days=1)
@@ -239,16 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(REPO_ROOT / "bench"))
         print(json.dumps(Phase(args).run()))
         return 0
-    run_id, testbed = start_run()
-    bench = Bench(args, run_id, testbed)
-
-    def measure() -> int:
-        bench.stage("bed up (testbed/up.sh when needed)", bench.bring_up_bed)
-        bench.stage(f"build, push, start {args.containers} containers", bench.containers)
-        report(args, {name: bench.phase(name) for name in ("baseline", "retention")})
-        return 0
-
-    return run_cleaning_up(measure, bench.cleanup)
+    return Bench.main(args)
 
 
 if __name__ == "__main__":

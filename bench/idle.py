@@ -21,24 +21,32 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import REPO_ROOT, free_port, run_cleaning_up, start_run
+from harness import (
+    REPO_ROOT,
+    Harness,
+    cpu_seconds,
+    descendants,
+    free_port,
+    ratio,
+    rss_bytes,
+)
 
-from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, api_is_healthy, auth_headers
+from watchdocker.deployments.prefect_env import (
+    CREDENTIAL_FILE,
+    api_is_healthy,
+    auth_headers,
+    stop_process,
+)
 from watchdocker.deployments.server_services import PREFECT_DEFAULTS_SWITCH
 
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 READY_TIMEOUT = 180.0
 ROLES = ("serve", "guard", "prefect server", "flow runs")
 
@@ -52,41 +60,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 # --- /proc ---------------------------------------------------------------------------------
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (which may hold spaces)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
-def descendants(root: int) -> list[int]:
-    """`root` and every process below it."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
-def cpu_seconds(pid: int) -> float | None:
-    fields = _stat(pid)
-    return None if fields is None else (int(fields[11]) + int(fields[12])) / TICKS  # utime+stime
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def role(pid: int, serve: int) -> str:
@@ -161,13 +134,13 @@ def _sample(serve: int, figures: Figures, cpu: dict[int, tuple[str, float]]) -> 
         figures.rss.setdefault(name, []).append(value)
 
 
-def measure_phase(
-    args: argparse.Namespace, folder: Path, label: str, environment: dict[str, str]
-) -> Figures:
+def measure_phase(bench: Harness, label: str, environment: dict[str, str]) -> Figures:
+    args = bench.args
+    folder = bench.tmp / label
     folder.mkdir()
-    config = folder / "config.yaml"
-    # The default schedules; a scan that the schedule starts finds none of the host's containers.
-    config.write_text(f"policy:\n  onlyLabels: ['watchdocker.idle-bench={label}']\n")
+    # The default schedules; a scan that the schedule starts finds none of the host's containers
+    # (the bench starts none with its label).
+    config = bench.write_config(label, stateDir=str(folder / "state"))
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {
@@ -180,7 +153,7 @@ def measure_phase(
     figures = Figures()
     with (folder / "serve.log").open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
+            [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", config],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -205,20 +178,17 @@ def measure_phase(
             figures.cpu[name] = figures.cpu.get(name, 0.0) + spent
         return figures
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=60)
+
+
+class Bench(Harness):
+    def whole_run(self) -> int:
+        phases = {"before": {PREFECT_DEFAULTS_SWITCH: "true"}, "after": {}}
+        report({label: measure_phase(self, label, env) for label, env in phases.items()})
+        return 0
 
 
 # --- report --------------------------------------------------------------------------------
-
-
-def _ratio(before: float, after: float) -> str:
-    return f"{after / before:.2f}" if before else "-"
 
 
 def report(results: dict[str, Figures]) -> None:
@@ -233,43 +203,20 @@ def report(results: dict[str, Figures]) -> None:
         rows.append(
             (f"CPU % of a core: {name}", before.percent(name), after.percent(name), "{:.2f}")
         )
-    rows.append(
-        (
-            "CPU % of a core: all",
-            *(sum(f.percent(n) for n in ROLES) for f in (before, after)),
-            "{:.2f}",
-        )
-    )
+    cpu_before, cpu_after = (sum(f.percent(n) for n in ROLES) for f in (before, after))
+    rows.append(("CPU % of a core: all", cpu_before, cpu_after, "{:.2f}"))
     for name in ROLES:
         rows.append(
             (f"RSS MB: {name}", before.mean_rss(name) / 1e6, after.mean_rss(name) / 1e6, "{:.0f}")
         )
-    rows.append(
-        (
-            "RSS MB: all",
-            *(sum(f.mean_rss(n) for n in ROLES) / 1e6 for f in (before, after)),
-            "{:.0f}",
-        )
-    )
+    rss_before, rss_after = (sum(f.mean_rss(n) for n in ROLES) / 1e6 for f in (before, after))
+    rows.append(("RSS MB: all", rss_before, rss_after, "{:.0f}"))
     for label, b, a, form in rows:
-        print(f"{label:<28} {form.format(b):>10} {form.format(a):>10} {_ratio(b, a):>13}")
+        print(f"{label:<28} {form.format(b):>10} {form.format(a):>10} {ratio(a, b):>13}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    run_id, _ = start_run()
-    tmp = Path(tempfile.mkdtemp(prefix=f"watchdocker-idle-{run_id}-"))
-    phases = {"before": {PREFECT_DEFAULTS_SWITCH: "true"}, "after": {}}
-
-    def measure() -> int:
-        results = {
-            label: measure_phase(args, tmp / label, f"{run_id}-{label}", env)
-            for label, env in phases.items()
-        }
-        report(results)
-        return 0
-
-    return run_cleaning_up(measure, lambda: shutil.rmtree(tmp, ignore_errors=True))
+    return Bench.main(parse_args(argv))
 
 
 if __name__ == "__main__":

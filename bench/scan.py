@@ -26,33 +26,23 @@ per cold scan, none when warm. Everything it created is removed on exit, Ctrl-C 
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
-import logging
-import os
-import re
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import httpx
-import yaml
 
 # Nothing here imports Prefect: it reads its settings on import, and they are set in main().
-from harness import Harness, start_run
+from harness import Harness, PrefectWaits, Span, Timeline, add_pause_option, at_least
 
 from watchdocker.config import load_settings
 from watchdocker.container_status import (
@@ -62,10 +52,6 @@ from watchdocker.container_status import (
     needs_platform_check,
     plan_check,
     tag_reference,
-)
-from watchdocker.deployments.prefect_env import (
-    drain_prefect_workers,
-    stop_process,
 )
 from watchdocker.engine.client import connect
 from watchdocker.reference import ImageReference
@@ -82,9 +68,7 @@ SETUP_WORKERS = 8  # docker builds/pushes/runs at once: each CLI call mostly wai
 WARM_TTL = "10m"
 COLD_TTL = "0s"
 
-P = ParamSpec("P")
 R = TypeVar("R")
-Span = tuple[float, float]
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -102,9 +86,9 @@ def parallel(fn: Callable[[Any], R], items: Sequence[Any], workers: int) -> list
 
 
 def covered(spans: Iterable[Span]) -> float:
-    """Length of the union of intervals: the time when at least one piece of own work ran."""
+    """Length of the union of the spans: the time when at least one piece of own work ran."""
     total, end = 0.0, float("-inf")
-    for start, stop in sorted(spans):
+    for start, stop in sorted((s.start, s.end) for s in spans):
         if start >= end:
             total += stop - start
             end = stop
@@ -112,69 +96,6 @@ def covered(spans: Iterable[Span]) -> float:
             total += stop - end
             end = stop
     return total
-
-
-class WorkClock:
-    """When the package's own work (discovery, digest lookups) runs, from any thread, and
-    which references were looked up.
-
-    The same wrapped functions serve the plain pipeline and the flow, so one flow run splits
-    into that work and the orchestration around it without changing the package."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._spans: list[Span] = []
-        self._lookups: list[str] = []
-
-    def wrap(self, fn: Callable[P, R], *, lookup: bool = False) -> Callable[P, R]:
-        """`lookup`: the call's last positional argument is the reference looked up."""
-
-        @functools.wraps(fn)
-        def clocked(*args: P.args, **kwargs: P.kwargs) -> R:
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                stopped = time.perf_counter()
-                with self._lock:
-                    self._spans.append((started, stopped))
-                    if lookup:
-                        self._lookups.append(str(args[-1]))
-
-        return clocked
-
-    def take(self) -> tuple[list[Span], list[str]]:
-        with self._lock:
-            spans, self._spans = self._spans, []
-            lookups, self._lookups = self._lookups, []
-        return spans, lookups
-
-
-class PrefectRetries(logging.Handler):
-    """The Prefect client's retried API calls and the time it slept before them.
-
-    The client logs each retry at DEBUG; the console handler (WARNING) still shows none."""
-
-    _RETRY = re.compile(r"Another attempt will be made in ([0-9.]+)s")
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self._counts = threading.Lock()
-        self.retries = 0
-        self.slept = 0.0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        found = self._RETRY.search(record.getMessage())
-        if found:
-            with self._counts:
-                self.retries += 1
-                self.slept += float(found[1])
-
-    def take(self) -> tuple[int, float]:
-        with self._counts:
-            taken = self.retries, self.slept
-            self.retries, self.slept = 0, 0.0
-        return taken
 
 
 @dataclass
@@ -224,21 +145,14 @@ class RunFacts:
 
 class Bench(Harness):
     def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
-        self.args = args
-        self.run_id = run_id
-        self.tb = tb
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"watchdocker-bench-{run_id}-"))
-        self.prefix = f"bench-{run_id}"
+        super().__init__(args, run_id, tb)
         self.images = [f"{tb.OPEN}/{self.prefix}/img{i}:latest" for i in range(args.images)]
         # With fewer containers than images, only the first images are in use.
         self.distinct = min(args.images, args.containers)
-        self.digests: dict[str, str] = {}
         self.figures: dict[str, Figure] = {}
-        self.setup: dict[str, float] = {}
         self.checks: list[Check] = []
-        self.clock = WorkClock()
-        self.retries = PrefectRetries()
-        self.server: subprocess.Popen[bytes] | None = None
+        self.clock = Timeline()  # when the package's own work runs: discovery, lookups
+        self.waits = PrefectWaits()
         self.discover: Callable[..., Any] | None = None
 
     def record(self, key: str, label: str, seconds: float, facts: RunFacts | None = None) -> None:
@@ -254,24 +168,35 @@ class Bench(Harness):
     # -- setup ------------------------------------------------------------------------------
 
     def instrument(self) -> None:
-        """Imports the flow (so Prefect), clocks the work its tasks wrap, counts API retries."""
+        """Imports the flow (so Prefect), clocks the work its tasks wrap, counts API retries.
+
+        The same wrapped functions serve the plain pipeline and the flow, so one flow run
+        splits into that work and the orchestration around it without changing the package."""
         # import_module, not `import a.b as m`: a package may rebind a submodule's name.
         scan_tasks = importlib.import_module("watchdocker.tasks.scan")
         importlib.import_module("watchdocker.flows.scan")
-        self.discover = self.clock.wrap(scan_tasks.discover_containers)
+        self.discover = self.clock.wrap("discovery", scan_tasks.discover_containers)
         # setattr: type checkers refuse these assignments, rightly so outside a bench.
         setattr(scan_tasks, "discover_containers", self.discover)  # noqa: B010
-        lookup = self.clock.wrap(RegistryClient.resolve_digest, lookup=True)
+        # The reference looked up is the call's last positional argument.
+        lookup = self.clock.wrap(
+            "lookup", RegistryClient.resolve_digest, detail=lambda args: str(args[-1])
+        )
         setattr(RegistryClient, "resolve_digest", lookup)  # noqa: B010
-        client_log = logging.getLogger("prefect.client")
-        client_log.setLevel(logging.DEBUG)
-        client_log.addHandler(self.retries)
+        self.waits.listen()
+
+    def take_clocks(self) -> tuple[float, list[str], int, float]:
+        """Since the last take: the own work's covered time, the references looked up, and
+        the Prefect API retries with the time slept before them."""
+        spans = self.clock.take()
+        retries = [w for w in self.waits.take() if w.kind == "API retry"]
+        lookups = [s.detail for s in spans if s.label == "lookup"]
+        return covered(spans), lookups, len(retries), sum(w.seconds for w in retries)
 
     def publish_images(self) -> None:
         def publish(ref: str) -> None:
             self.tb.build_image(ref, marker=f"{self.prefix} {ref}")
-            # Kept as each push ends, so that an interrupted setup still deletes its manifests.
-            self.digests[ref] = str(self.tb.push(ref))
+            self.push(ref)
 
         parallel(publish, self.images, SETUP_WORKERS)
 
@@ -283,21 +208,13 @@ class Bench(Harness):
                     "sleep",
                     "3600",
                     name=f"{self.prefix}-c{index:04d}",
-                    labels={"watchdocker.bench": self.run_id},
                 )
             )
 
         parallel(start, list(range(self.args.containers)), SETUP_WORKERS)
 
-    def write_config(self, name: str, concurrency: int, cache_ttl: str) -> str:
-        path = self.tmp / f"{name}.yaml"
-        data = {
-            "policy": {"onlyLabels": [f"watchdocker.bench={self.run_id}"]},
-            "scan": {"concurrency": concurrency, "cacheTTL": cache_ttl},
-            "stateDir": str(self.tmp / "state"),
-        }
-        path.write_text(yaml.safe_dump(data))
-        return str(path)
+    def scan_config(self, name: str, concurrency: int, cache_ttl: str) -> str:
+        return self.write_config(name, scan={"concurrency": concurrency, "cacheTTL": cache_ttl})
 
     # -- registry log -----------------------------------------------------------------------
 
@@ -346,7 +263,7 @@ class Bench(Harness):
         """The flow's functional work without Prefect: same settings, same client, same
         judgement, lookups on a pool of `scan.concurrency` threads."""
         assert self.discover is not None
-        self.clock.take()
+        self.take_clocks()
         started = time.perf_counter()
         settings = load_settings(config_file)
         engine = connect(settings.docker.host)
@@ -400,8 +317,8 @@ class Bench(Harness):
                 continue
             statuses.append(judge(plan, answer, None, None))
         wall = time.perf_counter() - started
-        spans, lookups = self.clock.take()
-        return RunFacts(wall, covered(spans), discovery, statuses, lookups)
+        own_work, lookups, _, _ = self.take_clocks()
+        return RunFacts(wall, own_work, discovery, statuses, lookups)
 
     def flow(self, config_file: str, *, heartbeat: bool = True, pause: bool = True) -> RunFacts:
         """One `scan` flow run; then, with `pause`, a rest for the server (see the module)."""
@@ -415,19 +332,17 @@ class Bench(Harness):
             if heartbeat
             else temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
         )
-        self.clock.take()
-        self.retries.take()
+        self.take_clocks()
         with settings:
             started = time.perf_counter()
             # As the schedule runs it: within cacheTTL the warm scans read the cache.
             report = scan(config_file=config_file, fresh=False)
             wall = time.perf_counter() - started
-        spans, lookups = self.clock.take()
-        retries, slept = self.retries.take()
+        own_work, lookups, retries, slept = self.take_clocks()
         if pause:
             time.sleep(self.args.pause)
         return RunFacts(
-            wall, covered(spans), None, report.containers, lookups, retries=retries, slept=slept
+            wall, own_work, None, report.containers, lookups, retries=retries, slept=slept
         )
 
     def counted(self, what: str, scan: Callable[[], RunFacts], heads: int) -> RunFacts:
@@ -454,13 +369,22 @@ class Bench(Harness):
 
     # -- the run ----------------------------------------------------------------------------
 
+    def whole_run(self) -> int:
+        """Set-up, measurements and report; the exit code is 1 when a check failed."""
+        self.prefect_up(self.instrument)
+        self.stage(f"build + push {self.args.images} images", self.publish_images)
+        self.stage(f"start {self.args.containers} containers", self.start_containers)
+        self.measure()
+        return 0 if self.report() else 1
+
     def measure(self) -> None:
         concurrencies: list[int] = self.args.concurrency
-        cold = {c: self.write_config(f"cold-c{c}", c, COLD_TTL) for c in concurrencies}
+        cold = {c: self.scan_config(f"cold-c{c}", c, COLD_TTL) for c in concurrencies}
         first = concurrencies[0]
-        warm = self.write_config(f"warm-c{first}", first, WARM_TTL)
+        warm = self.scan_config(f"warm-c{first}", first, WARM_TTL)
         heads = f"floor: {self.distinct} HEADs"
 
+        digests = dict(self.pushed)
         with httpx.Client() as client:
             # Warm-ups, untimed: connections, imports, the flow's first registration.
             print("... warm-up", file=sys.stderr, flush=True)
@@ -471,7 +395,7 @@ class Bench(Harness):
                 self.check(
                     f"floor HEAD digest of {image}",
                     answer.headers.get("Docker-Content-Digest"),
-                    self.digests[image],
+                    digests[image],
                 )
             self.floor(client, max(concurrencies))
             self.counted("plain warm-up", lambda: self.plain(cold[first]), self.distinct)
@@ -536,16 +460,10 @@ class Bench(Harness):
 
     def report(self) -> bool:
         args = self.args
-        print()
-        print(
+        self.print_heading(
             f"watchdocker scan bench: {args.containers} containers, {self.distinct} distinct "
-            f"images, {args.rounds} round(s), {args.pause:g} s between flow runs, "
-            f"run {self.run_id}, {os.cpu_count()} CPUs"
+            f"images, {args.rounds} round(s), {args.pause:g} s between flow runs"
         )
-        print()
-        print("setup")
-        for name, seconds in self.setup.items():
-            print(f"  {name:<44} {seconds:8.2f} s")
         print()
 
         floors = {"seq": self.figures["floor-seq"].median}
@@ -626,39 +544,6 @@ class Bench(Harness):
         print(f"peak RSS of this process: {peak:.0f} MiB")
         return not failed
 
-    # -- cleanup ----------------------------------------------------------------------------
-
-    def cleanup(self) -> None:
-        """Each step on its own: one failing must not leave the others' leftovers behind."""
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("Prefect server", self._stop_prefect),
-            ("containers and images", lambda: self.tb.cleanup(self.run_id)),
-            ("registry manifests", self._delete_manifests),
-            ("temp dir", lambda: shutil.rmtree(self.tmp, ignore_errors=True)),
-        ]
-        for name, step in steps:
-            started = time.perf_counter()
-            try:
-                step()
-            except Exception as exc:
-                print(f"cleanup of {name} failed: {exc}", file=sys.stderr)
-            else:
-                elapsed = time.perf_counter() - started
-                print(f"cleaned up {name} in {elapsed:.1f} s", file=sys.stderr)
-
-    def _stop_prefect(self) -> None:
-        # Logs and events still queued would otherwise go to a server that is gone.
-        drain_prefect_workers()
-        if self.server is not None:
-            stop_process(self.server)
-
-    def _delete_manifests(self) -> None:
-        # The bed's registries allow deletes; blobs stay until a garbage collection.
-        with httpx.Client(timeout=10) as client:
-            for ref, digest in self.digests.items():
-                name = ref.removeprefix(f"{self.tb.OPEN}/").rsplit(":", 1)[0]
-                client.delete(f"http://{self.tb.OPEN}/v2/{name}/manifests/{digest}")
-
 
 def _counts(value: object) -> str:
     if isinstance(value, Counter):
@@ -678,44 +563,21 @@ def _concurrencies(text: str) -> list[int]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--containers", type=int, default=200)
-    parser.add_argument("--images", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--containers", type=at_least(1), default=200)
+    parser.add_argument("--images", type=at_least(1), default=40)
+    parser.add_argument("--rounds", type=at_least(1), default=3)
     parser.add_argument(
         "--concurrency",
         type=_concurrencies,
         default=[3, 8, 16],
         help="scan.concurrency values to measure, the first is the default one (3,8,16)",
     )
-    parser.add_argument(
-        "--pause",
-        type=float,
-        default=3.0,
-        help="seconds between flow runs, for the server to finish writing the last one (3)",
-    )
-    args = parser.parse_args(argv)
-    if min(args.containers, args.images, args.rounds) < 1 or args.pause < 0:
-        parser.error("--containers, --images and --rounds must be >= 1, --pause >= 0")
-    return args
+    add_pause_option(parser)
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    run_id, testbed = start_run()
-    bench = Bench(args, run_id, testbed)
-    try:
-        bench.stage("bed up (testbed/up.sh when needed)", bench.bring_up_bed)
-        bench.stage("Prefect server start", bench.start_prefect)
-        bench.stage("import the flow (Prefect)", bench.instrument)
-        bench.stage(f"build + push {args.images} images", bench.publish_images)
-        bench.stage(f"start {args.containers} containers", bench.start_containers)
-        bench.measure()
-        return 0 if bench.report() else 1
-    except KeyboardInterrupt:
-        print("interrupted: cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        bench.cleanup()
+    return Bench.main(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ against doing the same by hand (`docker pull` + `docker stop` + `docker rm` + `d
 
 It brings the bed up (testbed/up.sh), starts its own Prefect server (SQLite, fresh
 PREFECT_HOME), and pushes two versions of two images to the open registry under
-`bench-upd-<runid>/`, both FROM the bed's busybox, serving `/www/index.html` (the version;
+`bench-<runid>/`, both FROM the bed's busybox, serving `/www/index.html` (the version;
 copied from the image's /marker at start, as the testbed's build_image has no RUN) with
 busybox httpd on port 8080, behind a SIGTERM trap so that a stop takes milliseconds:
 
@@ -37,36 +37,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import importlib
 import itertools
 import json
 import logging
-import os
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal
 
 import httpx
-import yaml
 
 # Nothing here imports Prefect: it reads its settings on import, and they are set in main().
-from harness import Harness, free_port, start_run
-
-from watchdocker.deployments.prefect_env import (
-    drain_prefect_workers,
-    stop_process,
+from harness import (
+    TICKS,
+    Harness,
+    PrefectWait,
+    PrefectWaits,
+    Span,
+    Timeline,
+    add_pause_option,
+    at_least,
+    free_port,
+    median_or_none,
+    ms,
+    ratio,
+    tree_cpu_seconds,
 )
 
 HTTP_PORT = 8080
@@ -87,72 +88,11 @@ SERVE = (
 )
 HEALTHCHECK = ["wget", "-q", "-O-", f"http://127.0.0.1:{HTTP_PORT}/"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Method = Literal["watch-docker", "by hand"]
 METHODS: tuple[Method, Method] = ("watch-docker", "by hand")
 
 
-# --- small helpers ---------------------------------------------------------------------------
-
-
-def ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f}"
-
-
-def median_or_none(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-@dataclass
-class Span:
-    label: str
-    start: float  # wall clock (time.time()), to line up with the engine's event times
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-
-class Timeline:
-    """Timestamped spans of wrapped calls, from any thread (the flow runs tasks on a pool)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._spans: list[Span] = []
-
-    def add(self, label: str, start: float, end: float) -> None:
-        with self._lock:
-            self._spans.append(Span(label, start, end))
-
-    def wrap(self, label: str, fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def timed(*args: P.args, **kwargs: P.kwargs) -> R:
-            start = time.time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.add(label, start, time.time())
-
-        return timed
-
-    @contextlib.contextmanager
-    def span(self, label: str) -> Iterator[None]:
-        start = time.time()
-        try:
-            yield
-        finally:
-            self.add(label, start, time.time())
-
-    def take(self) -> list[Span]:
-        with self._lock:
-            spans, self._spans = self._spans, []
-        return sorted(spans, key=lambda s: s.start)
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
+# --- the machine's CPU -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -169,71 +109,8 @@ def cpu_now(server_pid: int | None) -> Cpu:
         fields = [int(x) for x in f.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     total = sum(fields[:8])  # guest time is already in user/nice
-    return Cpu((total - idle) / _TICK, total / _TICK, _tree_cpu(server_pid))
-
-
-def _tree_cpu(root: int | None) -> float:
-    if root is None:
-        return 0.0
-    parents: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                # The command name may hold spaces: the fields start after its ")".
-                rest = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        pid = int(entry.name)
-        parents[pid] = int(rest[1])
-        used[pid] = (int(rest[11]) + int(rest[12])) / _TICK  # utime + stime
-    tree, grew = {root}, True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return sum(used.get(pid, 0.0) for pid in tree)
-
-
-@dataclass(frozen=True)
-class PrefectWait:
-    time: float
-    kind: Literal["API retry", "slot busy"]
-    seconds: float
-
-
-class PrefectWaits(logging.Handler):
-    """Where Prefect itself slept, from its DEBUG messages (the console handler, at WARNING,
-    shows none): the client's retried API calls (a 503 from the local server's busy SQLite)
-    and the concurrency service's waits for a free update slot (423 from the server)."""
-
-    _PATTERNS: tuple[tuple[re.Pattern[str], Literal["API retry", "slot busy"]], ...] = (
-        (re.compile(r"Another attempt will be made in ([0-9.]+)s"), "API retry"),
-        (
-            re.compile(r"Unable to acquire concurrency slot.* Retrying in ([0-9.]+) second"),
-            "slot busy",
-        ),
-    )
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self._lock = threading.Lock()
-        self._waits: list[PrefectWait] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        for pattern, kind in self._PATTERNS:
-            found = pattern.search(message)
-            if found:
-                with self._lock:
-                    self._waits.append(PrefectWait(record.created, kind, float(found[1])))
-
-    def take(self) -> list[PrefectWait]:
-        with self._lock:
-            waits, self._waits = self._waits, []
-        return waits
+    server = tree_cpu_seconds(server_pid) if server_pid is not None else 0.0
+    return Cpu((total - idle) / TICKS, total / TICKS, server)
 
 
 # --- probing ---------------------------------------------------------------------------------
@@ -484,7 +361,6 @@ class Deployed:
     v2_id: str
     port: int
     name: str
-    digests: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -496,12 +372,7 @@ class Deployed:
 
 class Bench(Harness):
     def __init__(self, args: argparse.Namespace, run_id: str, tb: ModuleType) -> None:
-        self.args = args
-        self.run_id = run_id
-        self.tb = tb
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"watchdocker-bench-upd-{run_id}-"))
-        self.prefix = f"bench-upd-{run_id}"
-        self.label = f"watchdocker.bench={run_id}"
+        super().__init__(args, run_id, tb)
         self.variants = [
             Variant("A", "no HEALTHCHECK", f"{tb.OPEN}/{self.prefix}/web", None),
             Variant(
@@ -510,10 +381,8 @@ class Bench(Harness):
         ]
         self.deployed: dict[str, Deployed] = {}
         self.results: list[Measurement] = []
-        self.setup: dict[str, float] = {}
         self.timeline = Timeline()
         self.waits = PrefectWaits()
-        self.server: subprocess.Popen[bytes] | None = None
         self.config_file = ""
         self.update_flow: Callable[..., Any] | None = None
         self.problems: list[str] = []
@@ -595,9 +464,7 @@ class Bench(Harness):
         setattr(journal.Journal, "begin", timed_begin)  # noqa: B010
         setattr(journal.Journal, "advance", timed_advance)  # noqa: B010
 
-        client_log = logging.getLogger("prefect.client")
-        client_log.setLevel(logging.DEBUG)
-        client_log.addHandler(self.waits)
+        self.waits.listen()
         # The slot service logs its waits on Prefect's internal concurrency logger, which
         # at DEBUG would log every call it runs: give the service a quiet logger of its own.
         services = importlib.import_module("prefect.concurrency.services")
@@ -607,19 +474,15 @@ class Bench(Harness):
         slot_log.addHandler(self.waits)
         setattr(services, "logger", slot_log)  # noqa: B010
 
-    def write_config(self) -> None:
-        path = self.tmp / "config.yaml"
-        data = {
-            "policy": {"onlyLabels": [self.label]},
-            "scan": {"cacheTTL": "0s"},
-            "update": {
+    def update_config(self) -> None:
+        self.config_file = self.write_config(
+            "config",
+            scan={"cacheTTL": "0s"},
+            update={
                 "stableSeconds": f"{self.args.stable_seconds:g}s",
                 "healthTimeout": f"{self.args.health_timeout:g}s",
             },
-            "stateDir": str(self.tmp / "state"),
-        }
-        path.write_text(yaml.safe_dump(data))
-        self.config_file = str(path)
+        )
 
     def publish_images(self) -> None:
         """v1 then v2 pushed (the registry moves on to v2), v1 tagged back locally: the engine
@@ -640,8 +503,7 @@ class Bench(Harness):
                         expose=[f"{HTTP_PORT}/tcp"],
                     )
                 )
-                # Kept as each push ends, so that an interrupted setup still deletes it.
-                deployed.digests.append(str(tb.push(ref)))
+                self.push(ref)
             deployed.v1_id, deployed.v2_id = ids
 
     # -- one update -------------------------------------------------------------------------
@@ -650,10 +512,7 @@ class Bench(Harness):
         """The one `docker run` both the first v1 container and the by-hand v2 one get."""
         return {
             "name": d.name,
-            "labels": {
-                "watchdocker.bench": self.run_id,
-                "watchdocker.bench.variant": d.variant.key,
-            },
+            "labels": {"watchdocker.bench.variant": d.variant.key},
             "extra": ["-p", f"127.0.0.1:{d.port}:{HTTP_PORT}"],
         }
 
@@ -801,7 +660,16 @@ class Bench(Harness):
                 f"{where}: a failed span of {ms(m.outage.longest_failed)} ms outside the swap"
             )
 
-    def run(self) -> None:
+    def whole_run(self) -> int:
+        """Set-up, the rounds and the report."""
+        self.prefect_up(self.instrument)
+        self.update_config()
+        self.stage("build + push v1 and v2 of 2 images", self.publish_images)
+        self.rounds()
+        self.report()
+        return 0
+
+    def rounds(self) -> None:
         total = self.args.warmup + self.args.rounds
         for round_no in range(1 - self.args.warmup, self.args.rounds + 1):
             tag = "warm-up" if round_no < 1 else f"round {round_no}/{self.args.rounds}"
@@ -824,17 +692,12 @@ class Bench(Harness):
 
     def report(self) -> None:
         args = self.args
-        print()
-        print(
+        self.print_heading(
             f"watchdocker update bench: {args.rounds} round(s) (+{args.warmup} warm-up), "
             f"update.stableSeconds {args.stable_seconds:g}s, healthTimeout "
             f"{args.health_timeout:g}s, probe every {PROBE_PERIOD * 1000:.0f} ms "
-            f"(timeout {PROBE_TIMEOUT * 1000:.0f} ms), run {self.run_id}, {os.cpu_count()} CPUs"
+            f"(timeout {PROBE_TIMEOUT * 1000:.0f} ms)"
         )
-        print()
-        print("setup")
-        for name, seconds in self.setup.items():
-            print(f"  {name:<44} {seconds:8.2f} s")
         for variant in self.variants:
             self.report_variant(variant)
         print()
@@ -873,8 +736,7 @@ class Bench(Harness):
         row("downtime, by hand", [m.outage.downtime for m in hand])
         wd_med = statistics.median(m.outage.downtime for m in wd)
         hand_med = statistics.median(m.outage.downtime for m in hand)
-        ratio = f"{wd_med / hand_med:.2f}" if hand_med > 0 else "-"
-        print(f"  {'ratio watch-docker / by hand (medians)':<52} {ratio:>7}")
+        print(f"  {'ratio watch-docker / by hand (medians)':<52} {ratio(wd_med, hand_med):>7}")
         row("failed-probe time, whole window, watch-docker", [m.outage.failed_total for m in wd])
         row("failed-probe time, whole window, by hand", [m.outage.failed_total for m in hand])
         # What the method controls: from the old one's last answer to the new one started.
@@ -882,9 +744,8 @@ class Bench(Harness):
         swap_hand = [m.phase("last_old", "start") for m in hand]
         row("swap (last v1 answer -> start event), watch-docker", swap_wd)
         row("swap (last v1 answer -> start event), by hand", swap_hand)
-        swap_a, swap_b = median_or_none(swap_wd), median_or_none(swap_hand)
-        ratio = f"{swap_a / swap_b:.2f}" if swap_a is not None and swap_b else "-"
-        print(f"  {'ratio of the swaps (medians)':<52} {ratio:>7}")
+        swaps = ratio(median_or_none(swap_wd), median_or_none(swap_hand))
+        print(f"  {'ratio of the swaps (medians)':<52} {swaps:>7}")
         # The engine's create/start need CPU: on a small or shared machine, what else runs
         # during the swap (the flow, its server, other sessions) stretches it.
         for method, runs in (("watch-docker", wd), ("by hand", hand)):
@@ -949,8 +810,8 @@ class Bench(Harness):
         for label, begin, end in PHASES:
             a = median_or_none([m.phase(begin, end) for m in wd])
             b = median_or_none([m.phase(begin, end) for m in hand])
-            diff = ms(a - b) if a is not None and b is not None else "-"
-            print(f"  {label:<52} {ms(a):>7} {ms(b):>7} {diff:>7}")
+            apart = ms(a - b) if a is not None and b is not None else "-"
+            print(f"  {label:<52} {ms(a):>7} {ms(b):>7} {apart:>7}")
         # The phase that differs most between the methods, among the steps (not the sums).
         diffs = []
         for label, begin, end in PHASES[:6]:
@@ -1014,89 +875,29 @@ def timeline_rows(runs: Sequence[Measurement]) -> list[tuple[str, float, float |
     return sorted(rows, key=lambda r: r[1])
 
 
-# --- cleanup ---------------------------------------------------------------------------------
-
-
-class Cleanup:
-    def __init__(self, bench: Bench) -> None:
-        self.bench = bench
-
-    def run(self) -> None:
-        """Each step on its own: one failing must not leave the others' leftovers behind."""
-        b = self.bench
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("Prefect server", self._stop_prefect),
-            ("containers and images", lambda: b.tb.cleanup(b.run_id)),
-            ("registry manifests", self._delete_manifests),
-            ("temp dir", lambda: shutil.rmtree(b.tmp, ignore_errors=True)),
-        ]
-        for name, step in steps:
-            started = time.perf_counter()
-            try:
-                step()
-            except Exception as exc:
-                print(f"cleanup of {name} failed: {exc}", file=sys.stderr)
-            else:
-                elapsed = time.perf_counter() - started
-                print(f"cleaned up {name} in {elapsed:.1f} s", file=sys.stderr)
-
-    def _stop_prefect(self) -> None:
-        # Logs and events still queued would otherwise go to a server that is gone.
-        drain_prefect_workers()
-        if self.bench.server is not None:
-            stop_process(self.bench.server)
-
-    def _delete_manifests(self) -> None:
-        # The bed's registries allow deletes; blobs stay until a garbage collection.
-        b = self.bench
-        with httpx.Client(timeout=10) as client:
-            for d in b.deployed.values():
-                name = d.ref.removeprefix(f"{b.tb.OPEN}/").rsplit(":", 1)[0]
-                for digest in d.digests:
-                    client.delete(f"http://{b.tb.OPEN}/v2/{name}/manifests/{digest}")
-
-
 # --- main ------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=at_least(1), default=5)
     parser.add_argument(
-        "--warmup", type=int, default=1, help="untimed rounds first (imports, first flow run)"
+        "--warmup",
+        type=at_least(0),
+        default=1,
+        help="untimed rounds first (imports, first flow run)",
     )
     parser.add_argument("--stable-seconds", type=float, default=2.0, help="update.stableSeconds")
     parser.add_argument("--health-timeout", type=float, default=30.0, help="update.healthTimeout")
-    parser.add_argument(
-        "--pause",
-        type=float,
-        default=3.0,
-        help="seconds before each flow run, for the server to finish writing the last one (3)",
-    )
+    add_pause_option(parser)
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.warmup < 0 or args.pause < 0 or args.stable_seconds <= 0:
-        parser.error("--rounds >= 1, --warmup >= 0, --pause >= 0, --stable-seconds > 0")
+    if args.stable_seconds <= 0:
+        parser.error("--stable-seconds must be > 0")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    run_id, testbed = start_run()
-    bench = Bench(args, run_id, testbed)
-    try:
-        bench.stage("bed up (testbed/up.sh when needed)", bench.bring_up_bed)
-        bench.stage("Prefect server start", bench.start_prefect)
-        bench.stage("import the flow (Prefect)", bench.instrument)
-        bench.write_config()
-        bench.stage("build + push v1 and v2 of 2 images", bench.publish_images)
-        bench.run()
-        bench.report()
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted: cleaning up", file=sys.stderr)
-        return 130
-    finally:
-        Cleanup(bench).run()
+    return Bench.main(parse_args(argv))
 
 
 if __name__ == "__main__":
