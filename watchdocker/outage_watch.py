@@ -12,7 +12,7 @@ from pathlib import Path
 
 from watchdocker.config import Settings
 from watchdocker.engine.client import EngineUnavailable, connect
-from watchdocker.notify import Message, Notifier
+from watchdocker.notify import Level, Message, Notifier
 from watchdocker.prefect_env import api_is_healthy
 from watchdocker.server_health import Announcement, Outages, RepeatedErrors, service_errors
 
@@ -100,7 +100,7 @@ class OutageWatch:
         title = f"watch-docker: {announcement.condition} " + (
             "is back" if announcement.recovered else "outage"
         )
-        level = "info" if announcement.recovered else "failure"
+        level: Level = "info" if announcement.recovered else "failure"
         self._notifier.send(Message(title, announcement.text, level))
 
     def _load_notifier(self, fallback: Notifier) -> Notifier:
