@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need at the versions of
 # requirements.lock, brings the test bed up (Docker engine, registries, token server:
-# testbed/up.sh), then lint and the whole suite.
+# testbed/up.sh), then lint, the type check and the whole suite.
 #   bash testbed/run-tests.sh [pytest args]      e.g. -m "not integration" for unit tests only
 # WATCH_VENV (default .venv) and WATCH_LOCK (default requirements.lock) are for
 # testbed/refresh-lock.sh, which runs the suite in a new environment against a new lock.
@@ -22,4 +22,5 @@ eval "$(bash testbed/up.sh)"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"  # watchdocker/, as [tool.mypy] in pyproject.toml says
 exec "$VENV/bin/python" -m pytest "$@"

@@ -163,8 +163,9 @@ def judge(
     if remote.error is not None:
         return _status(container, "error", remote.error, local_digest=current)
     if remote.digest in known:
-        digests = {"local_digest": remote.digest, "remote_digest": remote.digest}
-        return _status(container, "up_to_date", "", **digests)
+        return _status(
+            container, "up_to_date", "", local_digest=remote.digest, remote_digest=remote.digest
+        )
     digests = {"local_digest": current, "remote_digest": remote.digest}
     if platform_error is not None:
         return _status(container, "error", platform_error, **digests)

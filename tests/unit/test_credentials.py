@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from watchdocker.config import RegistryAuth
 from watchdocker.registry.credentials import (
     IDENTITY_TOKEN_USER,
     Credential,
@@ -386,12 +387,8 @@ def test_store_without_docker_config() -> None:
 
 
 def test_configured_credentials_from_settings_entries() -> None:
-    class Entry:
-        host = "ghcr.io"
-        username = "me"
-        password = SecretStr("pw")
-
-    (item,) = configured_credentials([Entry()])
+    entry = RegistryAuth(host="ghcr.io", username="me", password=SecretStr("pw"))
+    (item,) = configured_credentials([entry])
     assert (item.host, item.username, item.password.get_secret_value(), item.source) == (
         "ghcr.io",
         "me",

@@ -44,8 +44,9 @@ class DockerHostTLS(DockerHost):
         tls = docker.tls.TLSConfig(
             client_cert=client_cert, ca_cert=paths.get("tls_ca_cert"), verify=self.tls_verify
         )
-        self.client_kwargs = {**self.client_kwargs, "tls": tls}
-        return super().get_client()
+        # On a copy: the block keeps the settings it was saved with (a TLSConfig is not storable).
+        with_tls = self.model_copy(update={"client_kwargs": {**self.client_kwargs, "tls": tls}})
+        return DockerHost.get_client(with_tls)
 
 
 def load_docker_host(name: str) -> DockerHost:

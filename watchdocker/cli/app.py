@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from watchdocker.cli.errors import fail, settings_or_exit
 from watchdocker.cli.options import ConfigOption, JsonOption, VerboseOption
 from watchdocker.cli.totp import totp_app
 from watchdocker.config import Settings
+
+if TYPE_CHECKING:
+    from watchdocker.container_status import ScanReport
 
 T = TypeVar("T")
 
@@ -39,24 +42,25 @@ SCAN_COLUMNS = ("name", "image", "status", "local", "remote", "reason")
 UPDATE_COLUMNS = ("name", "image", "status", "reason")
 
 
-def _print_scan_table(report: object) -> None:
+def _print_scan_table(report: ScanReport) -> None:
     from watchdocker.cli.tables import print_rows
     from watchdocker.report_rows import scan_rows
 
-    rows = scan_rows(report.containers)  # type: ignore[attr-defined]
-    print_rows("watch-docker scan", rows, SCAN_COLUMNS, report.summary)  # type: ignore[attr-defined]
+    rows = scan_rows(report.containers)
+    print_rows("watch-docker scan", rows, SCAN_COLUMNS, report.summary)
 
 
 def _run_flow(
     settings: Settings,
     verbose: bool,
     flow_name: str,
+    result_type: type[T],
     known_names: list[str] | None = None,
     **parameters: object,
-) -> object:
+) -> T:
     """Run a flow of watchdocker.flows against the Prefect API (embedded default: a local
-    server); returns its result, or exits with one line saying why it could not run: no
-    engine, or (before any server starts) no container of one of `known_names`."""
+    server); returns its result, a `result_type`, or exits with one line saying why it could
+    not run: no engine, or (before any server starts) no container of one of `known_names`."""
     from watchdocker.deployments.prefect_env import (
         ServerUnavailable,
         prefect_api,
@@ -95,6 +99,8 @@ def _run_flow(
         raise fail(str(exc)) from None
     if isinstance(result, BaseException) or not state.is_completed():
         raise fail(f"the {flow_name.replace('_', '-')} run failed: {result}")
+    if not isinstance(result, result_type):
+        raise fail(f"the {flow_name.replace('_', '-')} run gave no {result_type.__name__}")
     return result
 
 
@@ -109,11 +115,14 @@ def scan(
     verbose: VerboseOption = False,
 ) -> None:
     """Tell, for every container, whether its registry has a newer image."""
+    from watchdocker.container_status import ScanReport
+
     settings = settings_or_exit(config)
     report = _run_flow(
         settings,
         verbose,
         "scan",
+        ScanReport,
         include_stopped=include_stopped,
         config_file=str(config) if config else None,
     )
@@ -141,6 +150,8 @@ def update(
 ) -> None:
     """Pull, recreate, health-check, and roll back on failure. Exit 1 when any update failed
     or was rolled back, or a named container does not exist (then nothing is scanned)."""
+    from watchdocker.update.plan import UpdateReport
+
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
     settings = settings_or_exit(config)
@@ -152,6 +163,7 @@ def update(
         settings,
         verbose,
         "update",
+        UpdateReport,
         known_names=names,
         containers=names or None,
         all=all_outdated,

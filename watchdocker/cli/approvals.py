@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
@@ -36,8 +36,8 @@ class PendingApproval(BaseModel):
     url_path: str
 
 
-def _rows(client: object, run_id: UUID, key: str) -> list[dict]:
-    found = client.read_artifacts(  # type: ignore[attr-defined]
+def _rows(client: SyncPrefectClient, run_id: UUID, key: str) -> list[dict]:
+    found = client.read_artifacts(
         artifact_filter=ArtifactFilter(
             key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
         ),

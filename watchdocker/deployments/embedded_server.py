@@ -19,6 +19,7 @@ import sys
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 MIGRATED_FILE = "migrated-for"  # the Prefect version whose migrations the database has
 DOCKET_POLL = timedelta(seconds=5)
@@ -50,11 +51,12 @@ def slow_docket_polling() -> None:
 
     original = docket.worker.Worker.__init__
 
-    def init(self: docket.worker.Worker, *args: object, **kwargs: object) -> None:
+    def init(self: docket.worker.Worker, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("minimum_check_interval", DOCKET_POLL)
         kwargs.setdefault("scheduling_resolution", DOCKET_POLL)
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        original(self, *args, **kwargs)
 
+    # A patch of docket's class, which mypy refuses for any method.
     docket.worker.Worker.__init__ = init  # type: ignore[method-assign]
 
 

@@ -19,7 +19,7 @@ from watchdocker.deployments.server_health import (
     service_errors,
 )
 from watchdocker.engine.client import EngineUnavailable, connect
-from watchdocker.notify import Message, Notifier
+from watchdocker.notify import Level, Message, Notifier
 
 CHECK_INTERVAL = 10.0  # seconds between looks: as often as the Runner polls for runs
 SERVER_CONFIRM = 2  # failed health probes in a row before the server counts as down
@@ -105,7 +105,7 @@ class OutageWatch:
         title = f"watch-docker: {announcement.condition} " + (
             "is back" if announcement.recovered else "outage"
         )
-        level = "info" if announcement.recovered else "failure"
+        level: Level = "info" if announcement.recovered else "failure"
         self._notifier.send(Message(title, announcement.text, level))
 
     def _load_notifier(self, fallback: Notifier) -> Notifier:

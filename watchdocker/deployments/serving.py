@@ -10,7 +10,9 @@ import shlex
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -48,11 +50,13 @@ def register_blocks() -> None:
 
 
 def runner_deployment(spec: DeploymentSpec, config_file: str | None) -> RunnerDeployment:
-    flow = load_flow_from_entrypoint(spec.entrypoint)
+    flow: Flow[..., Any] = load_flow_from_entrypoint(spec.entrypoint)
     parameters = dict(spec.parameters)
     if config_file:
         parameters["config_file"] = config_file  # a path: never a secret
-    return flow.to_deployment(
+    # Prefect types the result as RunnerDeployment | Coroutine (async_dispatch); outside an
+    # event loop, as here, it is the deployment.
+    return flow.to_deployment(  # type: ignore[return-value]
         name=spec.name,
         interval=spec.interval,
         cron=spec.cron,
@@ -89,8 +93,8 @@ def skip_missed_runs(deployments: list[RunnerDeployment]) -> int:
                 if run.expected_start_time
             ]
             for run_id in runs_to_skip(scheduled, now):
-                state = Cancelled(message="missed: no serve was running when it was due")
-                client.set_flow_run_state(run_id, state, force=True)
+                missed = "missed: no serve was running when it was due"
+                client.set_flow_run_state(run_id, Cancelled(message=missed), force=True)
                 skipped += 1
     return skipped
 

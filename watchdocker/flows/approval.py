@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
+from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -34,7 +35,7 @@ from watchdocker.auth.totp import TotpError
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, WrongCodeLedger, approver_secrets
 from watchdocker.config import Settings
-from watchdocker.notify import Message, approval_verdict
+from watchdocker.notify import Level, Message, approval_verdict
 from watchdocker.update.plan import PlannedUpdate
 
 PLAN_ARTIFACT = "watchdocker-approval-plan"
@@ -65,8 +66,8 @@ class ApprovalDecision:
     planned: list[PlannedUpdate] = field(default_factory=list)
 
 
-def _tell(settings: Settings, title: str, body: str, level: str) -> None:
-    configured_notifier(settings, get_run_logger()).send(Message(title, body, level))  # type: ignore[arg-type]
+def _tell(settings: Settings, title: str, body: str, level: Level) -> None:
+    configured_notifier(settings, get_run_logger()).send(Message(title, body, level))
 
 
 def _resume_running() -> None:
@@ -100,7 +101,10 @@ def _answered_before() -> bool:
     with get_client(sync_client=True) as client:
         return bool(
             client.filter_flow_run_input(
-                run_id, key_prefix=f"suspended-{PAUSE_KEY_PREFIX}", limit=1, exclude_keys=set()
+                UUID(run_id),
+                key_prefix=f"suspended-{PAUSE_KEY_PREFIX}",
+                limit=1,
+                exclude_keys=set(),
             )
         )
 
@@ -113,7 +117,7 @@ def _submitted_at(key: str) -> float | None:
         return None
     with get_client(sync_client=True) as client:
         found = client.filter_flow_run_input(
-            run_id, key_prefix=f"suspended-{key}-response", limit=1, exclude_keys=set()
+            UUID(run_id), key_prefix=f"suspended-{key}-response", limit=1, exclude_keys=set()
         )
     return found[0].created.timestamp() if found and found[0].created else None
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from uuid import UUID
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
@@ -12,7 +13,6 @@ from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from watchdocker.config import Settings, load_settings
 from watchdocker.container_status import (
@@ -26,6 +26,7 @@ from watchdocker.container_status import (
     tag_reference,
 )
 from watchdocker.flows.clients import engine_for, registry_client_for, updater_for
+from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
@@ -53,7 +54,7 @@ def _publish(report: ScanReport) -> None:
     run_id = flow_run.get_id()
     if run_id:
         with get_client(sync_client=True) as client:
-            client.update_flow_run(run_id, name=f"scan: {report.summary}")
+            client.update_flow_run(UUID(run_id), name=f"scan: {report.summary}")
 
 
 def _answer(reference: str, future: PrefectFuture[DigestResolution]) -> DigestResolution:
@@ -105,7 +106,7 @@ def _resolve_all(
 @flow(
     name="scan",
     description="Tell, for every container, whether its registry has a newer image.",
-    task_runner=ThreadPoolTaskRunner(max_workers=16),
+    task_runner=thread_pool(max_workers=16),
     log_prints=False,
 )
 def scan(
@@ -158,9 +159,10 @@ def scan(
             wanted.append(key)
         statuses: list[ContainerStatus] = []
         for plan, key in zip(plans, wanted, strict=True):
-            if plan.final is not None or plan.reference is None:
+            if plan.final is not None:
                 statuses.append(plan.final)
                 continue
+            assert plan.reference is not None  # plan_check gives a final status without one
             config, error = None, None
             if key is not None:
                 try:

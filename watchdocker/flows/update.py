@@ -3,6 +3,8 @@ the old container, or roll back; one notification per run and one per problem.""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import docker
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -10,7 +12,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from watchdocker.approval import needs_approval
 from watchdocker.blocks.notifier import configured_notifier
@@ -19,6 +20,7 @@ from watchdocker.engine.discovery import service_names
 from watchdocker.flows.approval import request_approval
 from watchdocker.flows.clients import credential_store_for, engine_for, updater_for
 from watchdocker.flows.scan import auto_scheduled, scan
+from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
 from watchdocker.notify import UpdateOutcome, problem_alert, run_summary
 from watchdocker.registry.credentials import CredentialStore
@@ -118,7 +120,7 @@ def _publish(report: UpdateReport) -> None:
     run_id = flow_run.get_id()
     if run_id:
         with get_client(sync_client=True) as client:
-            client.update_flow_run(run_id, name=f"update: {report.summary}")
+            client.update_flow_run(UUID(run_id), name=f"update: {report.summary}")
 
 
 def _ensure_slots(settings: Settings) -> None:
@@ -166,7 +168,7 @@ def run_update(
         recover_interrupted_updates(updater)
         if names:
             require_known(names, service_names(engine))
-        report = scan(
+        scanned = scan(
             include_stopped=True if names else None,
             config_file=config_file,
             docker_host_block=docker_host_block,
@@ -175,11 +177,13 @@ def run_update(
             fresh=asks_registry_afresh(None, auto_scheduled()),
         )
         labels = {
-            s.id: _labels(engine, s.id) for s in report.containers if s.status == "update_available"
+            s.id: _labels(engine, s.id)
+            for s in scanned.containers
+            if s.status == "update_available"
         }
         in_progress = {e.name: updater.journal.holder_of(e.name) for e in updater.journal.entries()}
         planned, known = plan_updates(
-            report.containers, labels, names, settings.update.allow_compose_update, in_progress
+            scanned.containers, labels, names, settings.update.allow_compose_update, in_progress
         )
         if dry_run:
             return UpdateReport(results=known + dry_run_results(planned))
@@ -210,7 +214,7 @@ def run_update(
 
 
 # Results persisted: a run suspended for approval is resumed by running it again.
-@flow(name="update", task_runner=ThreadPoolTaskRunner(max_workers=8), persist_result=True)
+@flow(name="update", task_runner=thread_pool(max_workers=8), persist_result=True)
 def update(
     containers: list[str] | None = None,
     all: bool = False,
@@ -245,7 +249,7 @@ def update(
     return report
 
 
-@flow(name="auto-update", task_runner=ThreadPoolTaskRunner(max_workers=8), persist_result=True)
+@flow(name="auto-update", task_runner=thread_pool(max_workers=8), persist_result=True)
 def auto_update(
     config_file: str | None = None, docker_host_block: str | None = None
 ) -> UpdateReport:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from watchdocker.config import RegistryAuth
 from watchdocker.reference import DOCKER_HUB, canonical_registry
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,9 @@ class DockerConfigCredentials:
                 log.warning("ignoring a malformed 'auth' entry in the Docker config")
                 return None
             return Credential(user, SecretStr(password), "docker config")
-        user, password = entry.get("username"), entry.get("password")
-        if isinstance(user, str) and isinstance(password, str) and user and password:
-            return Credential(user, SecretStr(password), "docker config")
+        username, secret = entry.get("username"), entry.get("password")
+        if isinstance(username, str) and isinstance(secret, str) and username and secret:
+            return Credential(username, SecretStr(secret), "docker config")
         return None
 
     def _from_helper(self, helper: str, server: str) -> Credential | None:
@@ -161,9 +162,6 @@ class CredentialStore:
         return None
 
 
-def configured_credentials(auth: Iterable[object]) -> list[StaticCredential]:
-    """The `registry.auth` entries of the settings (objects with host, username, password)."""
-    return [
-        StaticCredential(a.host, a.username, a.password, "config")  # type: ignore[attr-defined]
-        for a in auth
-    ]
+def configured_credentials(auth: Iterable[RegistryAuth]) -> list[StaticCredential]:
+    """The `registry.auth` entries of the settings."""
+    return [StaticCredential(a.host, a.username, a.password, "config") for a in auth]
