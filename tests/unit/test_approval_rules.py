@@ -18,11 +18,14 @@ PLAN = [
 
 
 def test_needs_approval_by_setting_request_or_label():
-    assert not needs_approval(PLAN, {}, "none", False)
-    assert needs_approval(PLAN, {}, "totp", False)
-    assert needs_approval(PLAN, {}, "none", True)
-    assert needs_approval(PLAN, {"2": {"watchdocker.approval": "totp"}}, "none", False)
-    assert not needs_approval([], {}, "totp", True)  # nothing to change, nobody to ask
+    assert not needs_approval(PLAN, "none", False)
+    assert needs_approval(PLAN, "totp", False)
+    assert needs_approval(PLAN, "none", True)
+    labelled = PLAN[1].model_copy(update={"labels": {"watchdocker.approval": "totp"}})
+    assert needs_approval([PLAN[0], labelled], "none", False)
+    other = PLAN[1].model_copy(update={"labels": {"watchdocker.approval": "none"}})
+    assert not needs_approval([PLAN[0], other], "none", False)
+    assert not needs_approval([], "totp", True)  # nothing to change, nobody to ask
 
 
 def test_plan_shows_containers_and_short_digests():

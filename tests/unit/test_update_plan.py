@@ -18,9 +18,10 @@ from watchdocker.update_plan import (
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
 
-def status(name, state, image="reg.local/app:latest", reason=""):
+def status(name, state, image="reg.local/app:latest", reason="", labels=None):
     remote = D2 if state in ("update_available", "up_to_date") else None
     return ContainerStatus(
+        labels=labels or {},
         id=f"id-{name}",
         name=name,
         image=image,
@@ -38,13 +39,17 @@ SCAN = [
     status("db", "up_to_date", image="reg.local/db:16"),
     status("pinned", "skipped", reason="pinned to digest"),
     status("broken", "error", reason="registry x: 401"),
-    status("stack-web", "update_available", image="reg.local/stack:1"),
+    status(
+        "stack-web",
+        "update_available",
+        image="reg.local/stack:1",
+        labels={"com.docker.compose.project": "stack"},
+    ),
 ]
-LABELS = {"id-stack-web": {"com.docker.compose.project": "stack"}}
 
 
 def test_all_takes_every_update_and_skips_compose_by_default():
-    planned, known = plan_updates(SCAN, LABELS, None, allow_compose=False)
+    planned, known = plan_updates(SCAN, None, allow_compose=False)
     assert [p.name for p in planned] == ["web", "web2"]
     assert planned[0].remote_digest == D2 and planned[0].container_id == "id-web"
     assert [(r.name, r.result) for r in known] == [("stack-web", "skipped")]
@@ -52,13 +57,13 @@ def test_all_takes_every_update_and_skips_compose_by_default():
 
 
 def test_compose_containers_when_allowed():
-    planned, _ = plan_updates(SCAN, LABELS, None, allow_compose=True)
+    planned, _ = plan_updates(SCAN, None, allow_compose=True)
     assert "stack-web" in [p.name for p in planned]
 
 
 def test_named_containers_each_get_a_result():
     names = ["web", "db", "pinned", "broken", "ghost"]
-    planned, known = plan_updates(SCAN, LABELS, names, allow_compose=False)
+    planned, known = plan_updates(SCAN, names, allow_compose=False)
     assert [p.name for p in planned] == ["web"]
     results = {r.name: r for r in known}
     assert results["db"].result == "up_to_date"
@@ -73,12 +78,12 @@ def test_named_containers_each_get_a_result():
 def test_a_service_another_run_is_updating_is_skipped_not_failed():
     # Its old container was aside when the scan looked: no container had the name.
     holder = "an update of ghost by process 7 on vm is in progress (step renamed)"
-    _, known = plan_updates(SCAN, LABELS, ["ghost"], False, {"ghost": holder})
+    _, known = plan_updates(SCAN, ["ghost"], False, {"ghost": holder})
     assert [(r.result, r.reason) for r in known] == [("skipped", f"{holder}: nothing done")]
 
 
 def test_one_image_is_updated_serially():
-    planned, _ = plan_updates(SCAN, LABELS, None, allow_compose=True)
+    planned, _ = plan_updates(SCAN, None, allow_compose=True)
     groups = group_by_image(planned)
     assert [[p.name for p in g] for g in groups] == [["web", "web2"], ["stack-web"]]
 
@@ -103,7 +108,7 @@ def test_report_ok_and_summary():
 
 
 def test_a_dry_run_says_what_it_would_update_and_counts_it():
-    planned, known = plan_updates(SCAN, LABELS, ["web", "web2", "db"], allow_compose=False)
+    planned, known = plan_updates(SCAN, ["web", "web2", "db"], allow_compose=False)
     rows = dry_run_results(planned)
     assert [(r.name, r.result, r.reason) for r in rows] == [
         ("web", "would_update", "111111111111 -> 222222222222"),
