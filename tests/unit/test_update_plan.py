@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from watchdocker.container_status import ContainerStatus
+from watchdocker.engine.updater import ReplaceResult
 from watchdocker.update_plan import (
     UnknownContainers,
     UpdateReport,
     UpdateResult,
     dry_run_results,
     group_by_image,
+    keep_only,
     plan_updates,
+    replace_results,
     require_known,
+    results_for,
 )
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -135,3 +139,50 @@ def test_unknown_names_are_all_named_in_one_line(names, message):
     with pytest.raises(UnknownContainers) as raised:
         require_known(names, {"web"})
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_planned_updates_carry_the_labels_discovery_found():
+    labelled = status("gated", "update_available", labels={"watchdocker.approval": "totp"})
+    [planned], _ = plan_updates([labelled], None, allow_compose=False)
+    assert planned.labels == {"watchdocker.approval": "totp"}
+    assert "labels" not in planned.model_dump()
+
+
+def test_one_result_for_each_container_of_a_group():
+    planned, _ = plan_updates(SCAN, None, allow_compose=True)
+    rows = results_for(planned[:2], "failed", "pull failed, nothing changed: 404")
+    assert [(r.name, r.image, r.result, r.reason) for r in rows] == [
+        ("web", "reg.local/app:latest", "failed", "pull failed, nothing changed: 404"),
+        ("web2", "reg.local/app:latest", "failed", "pull failed, nothing changed: 404"),
+    ]
+    assert results_for([], "skipped", "x") == []
+
+
+def test_a_replacement_then_the_containers_joined_to_its_network():
+    sidecar = ReplaceResult(name="sidecar", result="updated", image="r/side")
+    probe = ReplaceResult(name="probe", result="failed", image="r/probe", reason="exit 1")
+    done = ReplaceResult(
+        name="web",
+        result="updated",
+        image="r/web",
+        old_image_id="sha256:old",
+        new_image_id="sha256:new",
+        dependents=[sidecar, probe],
+    )
+    rows = replace_results(done)
+    assert [(r.name, r.result, r.reason) for r in rows] == [
+        ("web", "updated", ""),
+        ("sidecar", "updated", "recreated to join the new web"),
+        ("probe", "failed", "exit 1"),
+    ]
+    assert (rows[0].old_image_id, rows[0].new_image_id) == ("sha256:old", "sha256:new")
+
+
+def test_only_the_approved_containers_of_the_pulled_groups_are_kept():
+    planned, _ = plan_updates(SCAN, None, allow_compose=True)
+    pulled = [(group, f"image-{group[0].image}") for group in group_by_image(planned)]
+    kept = keep_only(pulled, {"web2"})
+    assert [([p.name for p in g], image) for g, image in kept] == [
+        (["web2"], "image-reg.local/app:latest")
+    ]  # the stack's group, now empty, is gone
+    assert keep_only(pulled, {"web", "web2", "stack-web"}) == pulled
