@@ -134,9 +134,11 @@ def run_update(
             # A scheduled auto-update keeps the cache; what a person runs sees the registry now.
             fresh=asks_registry_afresh(None, auto_scheduled()),
         )
-        in_progress = {e.name: updater.journal.holder_of(e.name) for e in updater.journal.entries()}
         planned, known = plan_updates(
-            report.containers, names, settings.update.allow_compose_update, in_progress
+            report.containers,
+            names,
+            settings.update.allow_compose_update,
+            updater.journal.in_progress(),
         )
         if dry_run:
             return UpdateReport(results=known + dry_run_results(planned))
