@@ -484,3 +484,14 @@ def test_judge_all_keeps_order_final_statuses_and_platform_answers() -> None:
     # What discovery found travels with each status, final ones too, but not into --json.
     assert [s.labels for s in statuses[:2]] == [{"team": "a"}, {"team": "b"}]
     assert "labels" not in statuses[0].model_dump()
+
+
+def test_labels_survive_the_result_a_resumed_update_run_reads() -> None:
+    # A suspended update run starts again from the top and reuses its scan's persisted result
+    # (Prefect's default serializer): the approval and compose labels must come back with it.
+    from prefect.serializers import PickleSerializer
+
+    labels = {"watchdocker.approval": "totp"}
+    report = ScanReport(containers=[judge(planned(container(labels=labels)), remote(NEWER))])
+    serializer = PickleSerializer()
+    assert serializer.loads(serializer.dumps(report)).containers[0].labels == labels
