@@ -35,7 +35,7 @@ from watchdocker.approval import (
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, WrongCodeLedger, approver_secrets
 from watchdocker.config import Settings
-from watchdocker.lockout import clock_time
+from watchdocker.lockout import locked_message
 from watchdocker.notify import Message, approval_verdict
 from watchdocker.totp import TotpError
 from watchdocker.update_plan import PlannedUpdate
@@ -121,10 +121,7 @@ def _count_wrong_code(
     until = ledger.count(approver, now)
     if until is None:
         return
-    message = (
-        f"{approver} gave {ledger.attempts} wrong codes within {ledger.period:g}s: locked "
-        f"until {clock_time(until)}; until then even their right code is refused. {url}"
-    )
+    message = f"{locked_message(approver, ledger.attempts, ledger.period, until)} {url}"
     get_run_logger().warning(message)
     _tell(settings, "watch-docker: approver locked", message, "warning")
 
