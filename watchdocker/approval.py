@@ -3,8 +3,9 @@ Plain functions; the pause and the form are in flows/approval.py."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import SecretStr
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 from watchdocker.auth.lockout import clock_time
 from watchdocker.auth.totp import WRONG_CODE, TotpError, verify_code
 from watchdocker.digests import short_digest
-from watchdocker.update.plan import PlannedUpdate
+from watchdocker.update.plan import PlannedUpdate, UpdateResult, results_for
 
 APPROVAL_LABEL = "watchdocker.approval"
 # Called with (flow run id, attempt) as a run starts to wait: `watch-docker update` in a
@@ -20,17 +21,12 @@ APPROVAL_LABEL = "watchdocker.approval"
 WAITING_HOOKS: list[Callable[[str, int], None]] = []
 
 
-def needs_approval(
-    planned: Sequence[PlannedUpdate],
-    labels: Mapping[str, Mapping[str, str]],
-    configured: str,
-    requested: bool,
-) -> bool:
+def needs_approval(planned: Sequence[PlannedUpdate], configured: str, requested: bool) -> bool:
     """`update.approval: totp`, `--require-approval`, or a container labelled
     `watchdocker.approval=totp` among those to update."""
     if not planned:
         return False
-    labelled = any(labels.get(p.container_id, {}).get(APPROVAL_LABEL) == "totp" for p in planned)
+    labelled = any(p.labels.get(APPROVAL_LABEL) == "totp" for p in planned)
     return configured == "totp" or requested or labelled
 
 
@@ -49,6 +45,19 @@ def approval_expired(state_type: str | None, message: str | None) -> bool:
     """Of a run of an approval flow: the server failed it when its wait timed out. Its own
     code never ran again (a suspended run holds no process), so it told nobody."""
     return state_type == "FAILED" and _NEVER_RESUMED in (message or "")
+
+
+def plan_table(planned: Sequence[PlannedUpdate]) -> list[dict[str, str]]:
+    """The plan artifact's rows, full digests; `watch-docker approvals` reads the containers."""
+    return [
+        {
+            "container": p.name,
+            "image": p.image,
+            "current": p.local_digest or "",
+            "new": p.remote_digest,
+        }
+        for p in planned
+    ]
 
 
 def plan_markdown(planned: Sequence[PlannedUpdate]) -> str:
@@ -120,9 +129,62 @@ def judge_answer(
     return Verdict("approved", f"approved by {who}", step)
 
 
+def answer_record(attempt: int, answer: Answer, verdict: Verdict, at: float) -> dict[str, str]:
+    """One row of the answers artifact: what was answered and what became of it."""
+    return {
+        "attempt": str(attempt),
+        "approver": answer.approver,
+        "outcome": verdict.outcome,
+        "reason": verdict.reason,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+    }
+
+
+def with_attempts_left(verdict: Verdict, left: int) -> Verdict:
+    """A refused answer says how many attempts the run has left; the answer to the last one
+    says what became of the run."""
+    if not verdict.refused:
+        return verdict
+    if left == 0:
+        told = "that was the last attempt: the update run is rejected"
+    else:
+        told = f"{left} attempt{'s' if left > 1 else ''} left"
+    return replace(verdict, reason=f"{verdict.reason}; {told}")
+
+
 def chosen(planned: Sequence[PlannedUpdate], answer: Answer) -> list[PlannedUpdate]:
     """The approved subset: the containers named in the answer, or all when it names none."""
     if not answer.containers:
         return list(planned)
     wanted = set(answer.containers)
     return [p for p in planned if p.name in wanted]
+
+
+@dataclass
+class ApprovalDecision:
+    approved: bool
+    reason: str
+    planned: list[PlannedUpdate] = field(default_factory=list)  # approved: these
+
+
+def decided(
+    verdict: Verdict, planned: Sequence[PlannedUpdate], answer: Answer
+) -> ApprovalDecision | None:
+    """What an answer decided for the run; None when it decided nothing (wait again)."""
+    if verdict.outcome == "approved":
+        return ApprovalDecision(True, verdict.reason, chosen(planned, answer))
+    if verdict.outcome == "rejected":
+        return ApprovalDecision(False, verdict.reason)
+    return None
+
+
+def split_by_decision(
+    ready: Sequence[PlannedUpdate], decision: ApprovalDecision
+) -> tuple[set[str], list[UpdateResult]]:
+    """The names of the containers to update, and the skipped results of the others: all of
+    them when the run was not approved, else those the approver left out."""
+    if not decision.approved:
+        return set(), results_for(ready, "skipped", f"not approved: {decision.reason}")
+    approved = {p.name for p in decision.planned}
+    left_out = [p for p in ready if p.name not in approved]
+    return approved, results_for(left_out, "skipped", f"not among the containers {decision.reason}")

@@ -10,11 +10,11 @@ The judgement, in order (README "How an update is recognised"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from watchdocker.config import PolicyConfig
 from watchdocker.engine.discovery import ContainerInfo
@@ -33,6 +33,9 @@ class ContainerStatus(BaseModel):
     reason: str = ""
     local_digest: str | None = None
     remote_digest: str | None = None
+    # As discovery found them: an update reads its rules (approval, compose) from here rather
+    # than asking the engine again. Not part of `scan --json`.
+    labels: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
 
 class DigestResolution(BaseModel):
@@ -83,6 +86,7 @@ def _status(
         running=container.running,
         status=status,
         reason=reason,
+        labels=container.labels,
         **digests,
     )
 
@@ -137,6 +141,73 @@ def plan_check(container: ContainerInfo, policy: PolicyConfig) -> CheckPlan:
 def tag_reference(reference: ImageReference) -> str:
     """The reference asked of the registry: name and tag, without any pinned digest."""
     return f"{reference.name}:{reference.tag}"
+
+
+def distinct_references(plans: Iterable[CheckPlan]) -> list[str]:
+    """What a scan asks the registries: each name:tag once, however many containers run it."""
+    return sorted({tag_reference(p.reference) for p in plans if p.needs_registry and p.reference})
+
+
+def stale_errors(
+    answers: Mapping[str, DigestResolution], scan_started: float, error_ttl: float
+) -> list[str]:
+    """The references whose error came from the cache and outlived scan.errorTTL: asked again.
+    Measured from the scan's start, so that an error from this very scan is not stale."""
+    return [
+        ref
+        for ref, answer in answers.items()
+        if answer.error and scan_started - answer.resolved_at > error_ttl
+    ]
+
+
+# (repository, remote digest, platform): one registry ask for a platform's image.
+PlatformLookup = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class PlatformAnswer:
+    config: str | None = None  # the image ID the platform gets
+    error: str | None = None
+
+
+def platform_lookup(
+    plan: CheckPlan, answers: Mapping[str, DigestResolution]
+) -> PlatformLookup | None:
+    """The platform lookup a plan needs, given its tag's answer; None when it needs none."""
+    if plan.reference is None or not plan.needs_registry:
+        return None
+    answer = answers[tag_reference(plan.reference)]
+    if not needs_platform_check(plan, answer):
+        return None
+    return (plan.reference.name, answer.digest or "", plan.container.platform)
+
+
+def platform_lookups(
+    plans: Iterable[CheckPlan], answers: Mapping[str, DigestResolution]
+) -> list[PlatformLookup]:
+    """Each distinct platform lookup of a scan once (containers of one image share it), in
+    the plans' order."""
+    wanted = (platform_lookup(plan, answers) for plan in plans)
+    return list(dict.fromkeys(key for key in wanted if key is not None))
+
+
+def judge_all(
+    plans: Iterable[CheckPlan],
+    answers: Mapping[str, DigestResolution],
+    platforms: Mapping[PlatformLookup, PlatformAnswer],
+) -> list[ContainerStatus]:
+    """One status per plan: its final one, or judged from the registry's answers."""
+    statuses = []
+    for plan in plans:
+        if plan.final is not None:
+            statuses.append(plan.final)
+            continue
+        assert plan.reference is not None  # a plan without a final status has one
+        key = platform_lookup(plan, answers)
+        found = platforms[key] if key is not None else PlatformAnswer()
+        remote = answers[tag_reference(plan.reference)]
+        statuses.append(judge(plan, remote, found.config, found.error))
+    return statuses
 
 
 def needs_platform_check(plan: CheckPlan, remote: DigestResolution) -> bool:

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from watchdocker.availability import NewImage
 from watchdocker.digests import short_digest
 from watchdocker.logs import log_event
-from watchdocker.update.plan import UpdateResult, UpdateResultKind
+from watchdocker.update.plan import PlannedUpdate, UpdateReport, UpdateResult, UpdateResultKind
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,27 @@ def problem_alert(outcome: UpdateOutcome, run_url: str | None = None) -> Message
     if run_url:
         lines.append(f"Run: {run_url}")
     return Message(title, "\n".join(lines), level)
+
+
+def update_outcomes(report: UpdateReport, planned: Iterable[PlannedUpdate]) -> list[UpdateOutcome]:
+    """The run's results with the digests each planned container went from and to."""
+    digests = {p.name: (p.local_digest, p.remote_digest) for p in planned}
+    return [
+        UpdateOutcome(
+            **r.model_dump(),
+            old_digest=digests.get(r.name, (None, None))[0],
+            new_digest=digests.get(r.name, (None, None))[1],
+        )
+        for r in report.results
+    ]
+
+
+def update_run_messages(outcomes: list[UpdateOutcome], run_url: str | None) -> list[Message]:
+    """What an update run sends: its summary, then one alert per rollback or failure."""
+    messages = [m for m in [run_summary(outcomes, run_url)] if m is not None]
+    return messages + [
+        problem_alert(o, run_url) for o in outcomes if o.result in ("rolled_back", "failed")
+    ]
 
 
 # A scan of a large fleet after a registry-wide push: the message stays readable.

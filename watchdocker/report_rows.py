@@ -70,6 +70,16 @@ def status_counts(rows: Sequence[Row]) -> str:
     return ", ".join(f"{counts[status]} {status}" for status in order)
 
 
+def headline(rows: Sequence[Row]) -> str:
+    """`3 containers: 1 error, 2 up_to_date`, ahead of a table of many rows."""
+    return f"{len(rows)} containers: {status_counts(rows)}" if rows else "no containers"
+
+
+def table(rows: Sequence[Row], columns: Sequence[str]) -> list[dict[str, str]]:
+    """The rows as records of `columns`, for an artifact."""
+    return [{column: getattr(row, column) for column in columns} for row in rows]
+
+
 def plain_lines(rows: Sequence[Row], columns: Sequence[str]) -> list[str]:
     """A header and one tab-separated line per row (no cell holds a tab or a newline), for
     scripts: `cut -f`, `awk -F'\\t'`. Empty cells are `-` so that every line has every field."""

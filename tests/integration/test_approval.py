@@ -70,10 +70,12 @@ def waiting_run(container: str, timeout: float = 90) -> str:
 
 @pytest.fixture
 def approval_config(write_config: Callable[..., Path]) -> Callable[..., Path]:
-    def make(approver: str, notify: dict | None = None, **approval: object) -> Path:
+    def make(
+        approver: str, notify: dict | None = None, gate: str = "totp", **approval: object
+    ) -> Path:
         return write_config(
             scan={"cacheTTL": "0s"},
-            update={"approval": "totp", "stableSeconds": "1s"},
+            update={"approval": gate, "stableSeconds": "1s"},
             approval={"maxAttempts": 3, "timeout": "5m", **approval},
             twofa={"users": {approver: {"otpSecret": SECRET}}},
             **({"notify": notify} if notify else {}),
@@ -155,6 +157,24 @@ def test_a_reject_changes_nothing(prefect_server, approval_config):
     [result] = run.result().results
     assert result.result == "skipped" and f"rejected by {approver}" in result.reason
     assert image_of(container) == v1
+
+
+def test_a_container_labelled_for_approval_waits_without_the_setting(
+    prefect_server, approval_config
+):
+    # The label is the one the scan's discovery read: the update does not inspect again.
+    approver = f"erin-{tb.RUN_ID}"
+    config = approval_config(approver, gate="none")
+    plain, _ = outdated("unlabelled")
+    [result] = RunningUpdate(plain, config).result().results
+    assert result.result == "updated"  # update.approval none: nobody is asked
+    labelled, v1, _ = tb.outdated_container("appr-labelled", "--label", "watchdocker.approval=totp")
+    run = RunningUpdate(labelled, config)
+    done = approve(waiting_run(labelled), approver, next_code(), config, "--reject")
+    assert done.returncode == 0, done.stderr
+    [result] = run.result().results
+    assert result.result == "skipped" and f"rejected by {approver}" in result.reason
+    assert image_of(labelled) == v1
 
 
 def test_a_reject_needs_an_approver_and_their_valid_code(prefect_server, approval_config):

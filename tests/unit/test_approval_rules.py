@@ -5,7 +5,20 @@ from __future__ import annotations
 import pyotp
 from pydantic import SecretStr
 
-from watchdocker.approval import Answer, chosen, judge_answer, needs_approval, plan_markdown
+from watchdocker.approval import (
+    Answer,
+    ApprovalDecision,
+    Verdict,
+    answer_record,
+    chosen,
+    decided,
+    judge_answer,
+    needs_approval,
+    plan_markdown,
+    plan_table,
+    split_by_decision,
+    with_attempts_left,
+)
 from watchdocker.update.plan import PlannedUpdate
 
 SECRET = pyotp.random_base32(32)
@@ -18,11 +31,14 @@ PLAN = [
 
 
 def test_needs_approval_by_setting_request_or_label():
-    assert not needs_approval(PLAN, {}, "none", False)
-    assert needs_approval(PLAN, {}, "totp", False)
-    assert needs_approval(PLAN, {}, "none", True)
-    assert needs_approval(PLAN, {"2": {"watchdocker.approval": "totp"}}, "none", False)
-    assert not needs_approval([], {}, "totp", True)  # nothing to change, nobody to ask
+    assert not needs_approval(PLAN, "none", False)
+    assert needs_approval(PLAN, "totp", False)
+    assert needs_approval(PLAN, "none", True)
+    labelled = PLAN[1].model_copy(update={"labels": {"watchdocker.approval": "totp"}})
+    assert needs_approval([PLAN[0], labelled], "none", False)
+    other = PLAN[1].model_copy(update={"labels": {"watchdocker.approval": "none"}})
+    assert not needs_approval([PLAN[0], other], "none", False)
+    assert not needs_approval([], "totp", True)  # nothing to change, nobody to ask
 
 
 def test_plan_shows_containers_and_short_digests():
@@ -86,3 +102,63 @@ def test_a_locked_approver_is_refused_even_with_the_right_code():
 def test_an_answer_may_approve_a_subset():
     assert [p.name for p in chosen(PLAN, Answer("alice", "", True, ["db"]))] == ["db"]
     assert chosen(PLAN, Answer("alice", "", True, None)) == PLAN
+
+
+def test_an_answer_decides_only_when_it_approves_or_rejects():
+    subset = Answer("alice", "123456", True, ["db"])
+    approved = decided(Verdict("approved", "approved by alice", 1), PLAN, subset)
+    assert approved == ApprovalDecision(True, "approved by alice", [PLAN[1]])
+    rejected = decided(Verdict("rejected", "rejected by alice", 1), PLAN, subset)
+    assert rejected == ApprovalDecision(False, "rejected by alice")
+    for refused in ("wrong_code", "locked"):
+        assert decided(Verdict(refused, "no"), PLAN, subset) is None  # wait for another answer
+
+
+def test_a_refused_code_says_how_many_attempts_are_left():
+    wrong = Verdict("wrong_code", "wrong code for alice", guessed=True)
+    assert with_attempts_left(wrong, 2).reason == "wrong code for alice; 2 attempts left"
+    assert with_attempts_left(wrong, 1).reason == "wrong code for alice; 1 attempt left"
+    last = with_attempts_left(Verdict("locked", "alice is locked"), 0)
+    assert last.reason == "alice is locked; that was the last attempt: the update run is rejected"
+    assert last.outcome == "locked"
+    approved = Verdict("approved", "approved by alice", 7)
+    assert with_attempts_left(approved, 0) == approved  # a decision has no attempts to count
+
+
+def test_a_rejected_run_skips_every_container_it_asked_for():
+    approved, skipped = split_by_decision(PLAN, ApprovalDecision(False, "no answer within 60s"))
+    assert approved == set()
+    assert [(r.name, r.result, r.reason) for r in skipped] == [
+        ("web", "skipped", "not approved: no answer within 60s"),
+        ("db", "skipped", "not approved: no answer within 60s"),
+    ]
+
+
+def test_an_approved_subset_skips_the_containers_left_out():
+    decision = ApprovalDecision(True, "approved by alice", [PLAN[1]])
+    approved, skipped = split_by_decision(PLAN, decision)
+    assert approved == {"db"}
+    assert [(r.name, r.image, r.result, r.reason) for r in skipped] == [
+        ("web", "r/web:latest", "skipped", "not among the containers approved by alice")
+    ]
+    assert split_by_decision(PLAN, ApprovalDecision(True, "approved by bob", PLAN)) == (
+        {"web", "db"},
+        [],
+    )
+
+
+def test_the_artifacts_rows_hold_full_digests_and_the_answers():
+    assert plan_table(PLAN) == [
+        {"container": "web", "image": "r/web:latest", "current": "sha256:" + "a" * 64,
+         "new": "sha256:" + "b" * 64},
+        {"container": "db", "image": "r/db:16", "current": "", "new": "sha256:" + "d" * 64},
+    ]  # fmt: skip
+    row = answer_record(2, Answer("alice", "123456", True), Verdict("wrong_code", "bad"), NOW)
+    assert row == {
+        "attempt": "2",
+        "approver": "alice",
+        "outcome": "wrong_code",
+        "reason": "bad",
+        "at": "2027-01-15T08:00:00Z",
+    }
+    assert "123456" not in row.values()  # the code itself is never recorded

@@ -11,12 +11,17 @@ from watchdocker.container_status import (
     CheckPlan,
     ContainerStatus,
     DigestResolution,
+    PlatformAnswer,
     ScanReport,
+    distinct_references,
     judge,
+    judge_all,
     local_digest,
     local_digests,
     needs_platform_check,
     plan_check,
+    platform_lookups,
+    stale_errors,
     tag_reference,
 )
 from watchdocker.engine.discovery import ContainerInfo
@@ -393,3 +398,100 @@ def test_summary(kinds: list[str], expected: str) -> None:
 def test_count() -> None:
     report = ScanReport(containers=[status(k) for k in ["error", "skipped", "skipped"]])
     assert (report.count("skipped"), report.count("error"), report.count("up_to_date")) == (2, 1, 0)
+
+
+# --- a whole scan: each registry ask once, then one status per container ------------------
+
+NGINX = "docker.io/library/nginx:latest"
+
+
+def test_distinct_references_asks_each_tag_once_and_skips_final_plans() -> None:
+    plans = [
+        plan_check(container(name=n, image=i), PolicyConfig())
+        for n, i in [("b", "nginx:latest"), ("a", "nginx"), ("c", "redis:7"), ("d", IMAGE_ID)]
+    ]
+    assert distinct_references(plans) == [NGINX, "docker.io/library/redis:7"]
+
+
+def at(resolved_at: float, error: str | None = None) -> DigestResolution:
+    digest = None if error else NEWER
+    return DigestResolution(reference=NGINX, digest=digest, error=error, resolved_at=resolved_at)
+
+
+def test_only_errors_older_than_the_ttl_before_the_scan_are_stale() -> None:
+    answers = {
+        "old-error": at(100.0, "down"),
+        "fresh-error": at(990.0, "down"),
+        "this-scan": at(1_001.0, "down"),  # asked after the scan started: never stale
+        "old-answer": at(0.0),
+    }
+    assert stale_errors(answers, scan_started=1_000.0, error_ttl=60.0) == ["old-error"]
+    assert stale_errors(answers, scan_started=1_000.0, error_ttl=5.0) == [
+        "old-error",
+        "fresh-error",
+    ]
+
+
+def scan_of(*containers: ContainerInfo) -> list[CheckPlan]:
+    return [plan_check(c, PolicyConfig()) for c in containers]
+
+
+def test_one_platform_lookup_per_repository_digest_and_platform() -> None:
+    plans = scan_of(
+        container(name="web1"),
+        container(name="web2"),  # same image, same platform: shares web1's lookup
+        container(name="arm", platform="linux/arm64"),
+        container(name="pinned", image=f"nginx@{LOCAL}"),  # final: no lookup
+    )
+    index = {NGINX: remote(NEWER, is_index=True)}
+    assert platform_lookups(plans, index) == [
+        ("docker.io/library/nginx", NEWER, "linux/amd64"),
+        ("docker.io/library/nginx", NEWER, "linux/arm64"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [remote(NEWER), remote(LOCAL, is_index=True), remote(error="registry down")],
+    ids=["single-manifest", "index-unchanged", "registry-error"],
+)
+def test_no_platform_lookup_when_the_tag_answers_alone(answer: DigestResolution) -> None:
+    assert platform_lookups(scan_of(container()), {NGINX: answer}) == []
+
+
+def test_judge_all_keeps_order_final_statuses_and_platform_answers() -> None:
+    plans = scan_of(
+        container(name="amd", labels={"team": "a"}),
+        container(name="pinned", image=f"nginx@{LOCAL}", labels={"team": "b"}),
+        container(name="arm", platform="linux/arm64"),
+        container(name="redis", image="redis:7"),
+    )
+    answers = {
+        NGINX: remote(NEWER, is_index=True),
+        "docker.io/library/redis:7": remote(error="registry down"),
+    }
+    platforms = {
+        ("docker.io/library/nginx", NEWER, "linux/amd64"): PlatformAnswer(config=IMAGE_ID),
+        ("docker.io/library/nginx", NEWER, "linux/arm64"): PlatformAnswer(error="no arm64"),
+    }
+    statuses = judge_all(plans, answers, platforms)
+    assert [(s.name, s.status, s.reason) for s in statuses] == [
+        ("amd", "up_to_date", "the index changed only for other platforms than linux/amd64"),
+        ("pinned", "skipped", f"pinned to digest {LOCAL} (policy.skipPinnedDigest)"),
+        ("arm", "error", "no arm64"),
+        ("redis", "error", "registry down"),
+    ]
+    # What discovery found travels with each status, final ones too, but not into --json.
+    assert [s.labels for s in statuses[:2]] == [{"team": "a"}, {"team": "b"}]
+    assert "labels" not in statuses[0].model_dump()
+
+
+def test_labels_survive_the_result_a_resumed_update_run_reads() -> None:
+    # A suspended update run starts again from the top and reuses its scan's persisted result
+    # (Prefect's default serializer): the approval and compose labels must come back with it.
+    from prefect.serializers import PickleSerializer
+
+    labels = {"watchdocker.approval": "totp"}
+    report = ScanReport(containers=[judge(planned(container(labels=labels)), remote(NEWER))])
+    serializer = PickleSerializer()
+    assert serializer.loads(serializer.dumps(report)).containers[0].labels == labels

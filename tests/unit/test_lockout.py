@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from watchdocker.auth.lockout import LockoutRecordError, WrongCodes, clock_time, count_wrong_code
+from watchdocker.auth.lockout import (
+    LockoutRecordError,
+    WrongCodes,
+    clock_time,
+    count_wrong_code,
+    locked_message,
+)
 
 T0 = 1_800_000_000.0
 PERIOD = 900.0
@@ -77,3 +83,10 @@ def test_json_round_trip_and_hand_edited_values():
 
 def test_clock_time_is_utc():
     assert clock_time(T0) == "2027-01-15 08:00:00 UTC"
+
+
+def test_the_lock_is_told_with_its_end_in_utc():
+    assert locked_message("alice", 3, 600.0, 1_800_000_600.0) == (
+        "alice gave 3 wrong codes within 600s: locked until 2027-01-15 08:10:00 UTC; "
+        "until then even their right code is refused."
+    )

@@ -21,7 +21,10 @@ from watchdocker.notify import (
     UpdateOutcome,
     problem_alert,
     run_summary,
+    update_outcomes,
+    update_run_messages,
 )
+from watchdocker.update.plan import PlannedUpdate, UpdateReport, UpdateResult
 
 SECRET = "topsecret"
 PATH_SECRET = "pathsecret"
@@ -113,6 +116,37 @@ def test_no_alert_for_a_container_without_a_problem(result: str) -> None:
 
 
 # --- a real receiver -----------------------------------------------------------------------
+
+
+def test_outcomes_carry_the_digests_of_what_was_planned() -> None:
+    planned = [PlannedUpdate(container_id="1", name="web", image="i", remote_digest=NEW,
+                             local_digest=OLD)]  # fmt: skip
+    report = UpdateReport(
+        results=[
+            UpdateResult(name="web", image="i", result="updated"),
+            UpdateResult(name="db", image="d", result="up_to_date"),  # never planned
+        ]
+    )
+    outcomes = update_outcomes(report, planned)
+    assert [(o.name, o.result, o.old_digest, o.new_digest) for o in outcomes] == [
+        ("web", "updated", OLD, NEW),
+        ("db", "up_to_date", None, None),
+    ]
+
+
+def test_an_update_run_sends_its_summary_then_one_alert_per_problem() -> None:
+    outcomes = [
+        outcome("web", "updated"),
+        outcome("api", "rolled_back", reason="unhealthy"),
+        outcome("db", "failed", reason="pull failed"),
+    ]
+    messages = update_run_messages(outcomes, "http://ui/run")
+    assert [m.title for m in messages] == [
+        "watch-docker: 1 updated, 1 rolled back, 1 failed",
+        "watch-docker: api rolled back",
+        "watch-docker: updating db failed",
+    ]
+    assert update_run_messages([outcome("web", "up_to_date")], None) == []
 
 
 def dead_port() -> int:

@@ -10,9 +10,11 @@ from watchdocker.digests import short_digest
 from watchdocker.report_rows import (
     Row,
     attention_first,
+    headline,
     plain_lines,
     scan_rows,
     status_counts,
+    table,
     update_rows,
 )
 from watchdocker.update.plan import UpdateResult
@@ -87,6 +89,16 @@ def test_status_counts_most_urgent_first() -> None:
     rows = scan_rows([status(name, state) for name, state in {**states, "e": "error"}.items()])
     assert status_counts(rows) == "1 error, 1 update_available, 2 up_to_date, 1 skipped"
     assert status_counts([]) == ""
+
+
+def test_the_artifact_leads_with_the_counts_and_keeps_its_columns() -> None:
+    rows = scan_rows([status("web", "update_available", remote_digest=NEW), status("db", "error")])
+    assert headline(rows) == "2 containers: 1 error, 1 update_available"
+    assert headline([]) == "no containers"
+    assert table(rows, ("status", "name", "remote")) == [
+        {"status": "error", "name": "db", "remote": ""},
+        {"status": "update_available", "name": "web", "remote": "fedcba987654"},
+    ]
 
 
 def test_plain_lines_are_one_line_per_row_with_every_field() -> None:

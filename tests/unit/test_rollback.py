@@ -165,6 +165,18 @@ def test_the_lock_says_who_holds_it(tmp_path: Path):
         journal.begin(entry())
 
 
+def test_in_progress_names_each_locked_service_and_its_holder(tmp_path: Path):
+    journal = Journal(tmp_path)
+    assert journal.in_progress() == {}
+    journal.begin(entry())
+    journal.begin(entry().model_copy(update={"name": "db", "pid": _dead_pid()}))
+    assert journal.in_progress() == {
+        "db": "an interrupted update of db awaits `watch-docker recover`",
+        "web": f"an update of web by process {os.getpid()} on {entry().host} is in progress "
+        "(step begun)",
+    }
+
+
 def test_an_entry_given_up_is_recovered_by_the_next_run_even_while_its_process_lives(
     tmp_path: Path,
 ):

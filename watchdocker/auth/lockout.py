@@ -76,3 +76,11 @@ def count_wrong_code(record: WrongCodes, now: float, attempts: int, period: floa
 def clock_time(epoch: float) -> str:
     """`epoch` as people read it in a message: `2026-12-02 01:15:00 UTC`."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def locked_message(approver: str, attempts: int, period: float, until: float) -> str:
+    """What the log and the notification say when wrong codes lock an approver."""
+    return (
+        f"{approver} gave {attempts} wrong codes within {period:g}s: locked until "
+        f"{clock_time(until)}; until then even their right code is refused."
+    )

@@ -6,7 +6,6 @@ wrong codes, or the timeout. Wrong codes also count against the approver across 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
 from functools import partial
 from uuid import UUID
 
@@ -24,13 +23,17 @@ from pydantic import Field
 from watchdocker.approval import (
     WAITING_HOOKS,
     Answer,
+    ApprovalDecision,
     Verdict,
-    chosen,
+    answer_record,
+    decided,
     judge_answer,
     no_answer,
     plan_markdown,
+    plan_table,
+    with_attempts_left,
 )
-from watchdocker.auth.lockout import clock_time
+from watchdocker.auth.lockout import locked_message
 from watchdocker.auth.totp import TotpError
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.blocks.totp import ReplayGuard, WrongCodeLedger, approver_secrets
@@ -57,13 +60,6 @@ class ApprovalForm(RunInput):
     containers: list[str] = Field(
         default_factory=list, title="Containers", description="only these (empty: all listed)"
     )
-
-
-@dataclass
-class ApprovalDecision:
-    approved: bool
-    reason: str
-    planned: list[PlannedUpdate] = field(default_factory=list)
 
 
 def _tell(settings: Settings, title: str, body: str, level: Level) -> None:
@@ -122,13 +118,6 @@ def _submitted_at(key: str) -> float | None:
     return found[0].created.timestamp() if found and found[0].created else None
 
 
-def _attempts_left(left: int) -> str:
-    # The answer to the last allowed wrong code says what became of the run.
-    if left == 0:
-        return "that was the last attempt: the update run is rejected"
-    return f"{left} attempt{'s' if left > 1 else ''} left"
-
-
 def _count_wrong_code(
     settings: Settings, ledger: WrongCodeLedger, approver: str, now: float, url: str
 ) -> None:
@@ -136,10 +125,7 @@ def _count_wrong_code(
     until = ledger.count(approver, now)
     if until is None:
         return
-    message = (
-        f"{approver} gave {ledger.attempts} wrong codes within {ledger.period:g}s: locked "
-        f"until {clock_time(until)}; until then even their right code is refused. {url}"
-    )
+    message = f"{locked_message(approver, ledger.attempts, ledger.period, until)} {url}"
     get_run_logger().warning(message)
     _tell(settings, "watch-docker: approver locked", message, "warning")
 
@@ -153,17 +139,7 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
         )
     url = flow_run.get_flow_run_ui_url() or ""
     create_table_artifact(
-        table=[
-            {
-                "container": p.name,
-                "image": p.image,
-                "current": p.local_digest or "",
-                "new": p.remote_digest,
-            }
-            for p in planned
-        ],
-        key=PLAN_ARTIFACT,
-        description="waiting for approval",
+        table=plan_table(planned), key=PLAN_ARTIFACT, description="waiting for approval"
     )
     names = ", ".join(p.name for p in planned)
     if not _answered_before():
@@ -203,31 +179,16 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
                 verdict = Verdict("wrong_code", f"{exc} for {who}")
         if verdict.guessed:
             _count_wrong_code(settings, ledger, who, now, url)
-        if verdict.refused:
-            left = attempts - attempt
-            verdict = replace(verdict, reason=f"{verdict.reason}; {_attempts_left(left)}")
-        answers.append(
-            {
-                "attempt": str(attempt),
-                "approver": answer.approver,
-                "outcome": verdict.outcome,
-                "reason": verdict.reason,
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        )
+        verdict = with_attempts_left(verdict, attempts - attempt)
+        answers.append(answer_record(attempt, answer, verdict, time.time()))
         create_table_artifact(
             table=answers, key=ANSWERS_ARTIFACT, description=f"approval: {verdict.outcome}"
         )
-        if verdict.outcome == "approved":
-            logger.info(
-                "update %s (containers: %s)",
-                verdict.reason,
-                ", ".join(p.name for p in chosen(planned, answer)),
-            )
-            decision = ApprovalDecision(True, verdict.reason, chosen(planned, answer))
-            break
-        if verdict.outcome == "rejected":
-            decision = ApprovalDecision(False, verdict.reason)
+        if (answered := decided(verdict, planned, answer)) is not None:
+            decision = answered
+            if decision.approved:
+                names_approved = ", ".join(p.name for p in decision.planned)
+                logger.info("update %s (containers: %s)", decision.reason, names_approved)
             break
         logger.warning("%s (attempt %d of %d)", verdict.reason, attempt, attempts)
     verdict_message = approval_verdict(decision.approved, decision.reason, names, url)

@@ -17,20 +17,22 @@ from prefect.runtime import flow_run
 from watchdocker.config import Settings, load_settings
 from watchdocker.container_status import (
     CheckPlan,
-    ContainerStatus,
     DigestResolution,
+    PlatformAnswer,
+    PlatformLookup,
     ScanReport,
-    judge,
-    needs_platform_check,
+    distinct_references,
+    judge_all,
     plan_check,
-    tag_reference,
+    platform_lookups,
+    stale_errors,
 )
 from watchdocker.flows.clients import engine_for, registry_client_for, updater_for
 from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
-from watchdocker.report_rows import scan_rows, status_counts
+from watchdocker.report_rows import headline, scan_rows, table
 from watchdocker.tasks.availability import tell_new_images
 from watchdocker.tasks.scan import (
     discover_containers_task,
@@ -48,9 +50,11 @@ def _publish(report: ScanReport) -> None:
     # What needs attention first, and the counts ahead of the table, so that outdated
     # containers stand out among fifty rows.
     rows = scan_rows(report.containers)
-    table = [{column: getattr(row, column) for column in ARTIFACT_COLUMNS} for row in rows]
-    counts = f"{len(rows)} containers: {status_counts(rows)}" if rows else "no containers"
-    create_table_artifact(table=table, key=ARTIFACT_KEY, description=f"**scan of {counts}**")
+    create_table_artifact(
+        table=table(rows, ARTIFACT_COLUMNS),
+        key=ARTIFACT_KEY,
+        description=f"**scan of {headline(rows)}**",
+    )
     run_id = flow_run.get_id()
     if run_id:
         with get_client(sync_client=True) as client:
@@ -62,6 +66,18 @@ def _answer(reference: str, future: PrefectFuture[DigestResolution]) -> DigestRe
         return future.result()
     except ScanTimedOut as exc:
         return DigestResolution(reference=reference, error=str(exc), resolved_at=time.time())
+
+
+def _platform_answers(
+    jobs: dict[PlatformLookup, PrefectFuture[str]],
+) -> dict[PlatformLookup, PlatformAnswer]:
+    answers = {}
+    for key, job in jobs.items():
+        try:
+            answers[key] = PlatformAnswer(config=job.result())
+        except RegistryError as exc:
+            answers[key] = PlatformAnswer(error=str(exc))
+    return answers
 
 
 def auto_scheduled() -> bool:
@@ -84,17 +100,9 @@ def _resolve_all(
     else:
         # A zero TTL means no cache; Prefect would read a zero expiration as "never expires".
         resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE)
-    refs = sorted({tag_reference(p.reference) for p in plans if p.needs_registry and p.reference})
-    futures = {ref: resolve.submit(ref, registry) for ref in refs}
+    futures = {ref: resolve.submit(ref, registry) for ref in distinct_references(plans)}
     answers = {ref: _answer(ref, future) for ref, future in futures.items()}
-    error_ttl = settings.scan.error_ttl.total_seconds()
-    # Measured from the scan's start, so that only an error from an earlier scan is stale:
-    # a reference asked in this scan is not asked again in it.
-    stale = [
-        ref
-        for ref, answer in answers.items()
-        if answer.error and started - answer.resolved_at > error_ttl
-    ]
+    stale = stale_errors(answers, started, settings.scan.error_ttl.total_seconds())
     if stale:
         # An error from the cache outlived scan.errorTTL: ask again.
         retry = resolve.with_options(refresh_cache=True)
@@ -145,31 +153,11 @@ def scan(
     with registry_client_for(settings) as registry:
         fresh_lookups = asks_registry_afresh(fresh, auto_scheduled())
         answers = _resolve_all(plans, settings, registry, fresh_lookups)
-        # The platform lookup each plan needs, if any: each distinct one asked once.
-        platform_jobs: dict[tuple[str, str, str], PrefectFuture[str]] = {}
-        wanted: list[tuple[str, str, str] | None] = []
-        for plan in plans:
-            key = None
-            if plan.reference is not None and plan.needs_registry:
-                answer = answers[tag_reference(plan.reference)]
-                if needs_platform_check(plan, answer):
-                    key = (plan.reference.name, answer.digest or "", plan.container.platform)
-                    if key not in platform_jobs:
-                        platform_jobs[key] = resolve_platform_image.submit(*key, registry)
-            wanted.append(key)
-        statuses: list[ContainerStatus] = []
-        for plan, key in zip(plans, wanted, strict=True):
-            if plan.final is not None:
-                statuses.append(plan.final)
-                continue
-            assert plan.reference is not None  # plan_check gives a final status without one
-            config, error = None, None
-            if key is not None:
-                try:
-                    config = platform_jobs[key].result()
-                except RegistryError as exc:
-                    error = str(exc)
-            statuses.append(judge(plan, answers[tag_reference(plan.reference)], config, error))
+        jobs = {
+            key: resolve_platform_image.submit(*key, registry)
+            for key in platform_lookups(plans, answers)
+        }
+        statuses = judge_all(plans, answers, _platform_answers(jobs))
     report = ScanReport(containers=statuses)
     _publish(report)
     if not flow_run.get_parent_flow_run_id():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import docker
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -13,7 +12,7 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import flow_run
 
-from watchdocker.approval import needs_approval
+from watchdocker.approval import needs_approval, split_by_decision
 from watchdocker.blocks.notifier import configured_notifier
 from watchdocker.config import Settings, load_settings
 from watchdocker.engine.discovery import service_names
@@ -22,7 +21,7 @@ from watchdocker.flows.clients import credential_store_for, engine_for, updater_
 from watchdocker.flows.scan import auto_scheduled, scan
 from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
-from watchdocker.notify import UpdateOutcome, problem_alert, run_summary
+from watchdocker.notify import update_outcomes, update_run_messages
 from watchdocker.registry.credentials import CredentialStore
 from watchdocker.tasks.update import (
     UPDATE_SLOTS,
@@ -32,14 +31,18 @@ from watchdocker.tasks.update import (
 )
 from watchdocker.update.plan import (
     PlannedUpdate,
+    PulledGroup,
     UpdateReport,
     UpdateResult,
     dry_run_results,
     group_by_image,
+    keep_only,
     plan_updates,
+    replace_results,
     require_known,
+    results_for,
 )
-from watchdocker.update.updater import ReplaceResult, Updater
+from watchdocker.update.updater import Updater
 
 ARTIFACT_KEY = "watchdocker-update"
 
@@ -52,13 +55,13 @@ def update_image(
     results = []
     for item in group:
         done = replace_container(item.name, item.container_id, new_image_id, item.image, updater)
-        results += _rows(done)
+        results += replace_results(done)
     return results
 
 
 def _pull_all(
     groups: list[list[PlannedUpdate]], updater: Updater, credentials: CredentialStore
-) -> tuple[list[tuple[list[PlannedUpdate], str]], list[UpdateResult]]:
+) -> tuple[list[PulledGroup], list[UpdateResult]]:
     """Every image first, while the services run; a failed pull changes nothing."""
     futures = [
         pull_image.submit(g[0].image, g[0].remote_digest, updater.api, credentials) for g in groups
@@ -68,43 +71,15 @@ def _pull_all(
         try:
             pulled.append((group, future.result()))
         except Exception as exc:
-            reason = f"pull failed, nothing changed: {exc}"
-            failed += [
-                UpdateResult(name=p.name, image=p.image, result="failed", reason=reason)
-                for p in group
-            ]
+            failed += results_for(group, "failed", f"pull failed, nothing changed: {exc}")
     return pulled, failed
-
-
-def _rows(done: ReplaceResult, joined_to: str | None = None) -> list[UpdateResult]:
-    """The result of a replacement, then those of the containers joined to its network."""
-    reason = done.reason or (f"recreated to join the new {joined_to}" if joined_to else "")
-    row = UpdateResult(
-        name=done.name,
-        image=done.image,
-        result=done.result,
-        reason=reason,
-        old_image_id=done.old_image_id,
-        new_image_id=done.new_image_id,
-    )
-    return [row, *(r for d in done.dependents for r in _rows(d, done.name))]
 
 
 @task(name="notify", cache_policy=NO_CACHE)
 def notify(report: UpdateReport, planned: list[PlannedUpdate], settings: Settings) -> None:
     """One message for the run, and one for each rollback or failure; URLs never leave here."""
-    digests = {p.name: (p.local_digest, p.remote_digest) for p in planned}
-    outcomes = [
-        UpdateOutcome(
-            **r.model_dump(),
-            old_digest=digests.get(r.name, (None, None))[0],
-            new_digest=digests.get(r.name, (None, None))[1],
-        )
-        for r in report.results
-    ]
-    url = flow_run.get_flow_run_ui_url()
-    messages = [m for m in [run_summary(outcomes, url)] if m is not None]
-    messages += [problem_alert(o, url) for o in outcomes if o.result in ("rolled_back", "failed")]
+    outcomes = update_outcomes(report, planned)
+    messages = update_run_messages(outcomes, flow_run.get_flow_run_ui_url())
     if messages:
         notifier = configured_notifier(settings, get_run_logger())
         for message in messages:
@@ -137,21 +112,6 @@ def _ensure_slots(settings: Settings) -> None:
             )
 
 
-def _not_done(planned: list[PlannedUpdate], reason: str) -> list[UpdateResult]:
-    return [
-        UpdateResult(name=p.name, image=p.image, result="skipped", reason=reason) for p in planned
-    ]
-
-
-def _labels(engine: docker.DockerClient, container_id: str) -> dict[str, str]:
-    """A container's labels; none when it is gone since the scan (another run replaced it:
-    its replacement says so, under the lock)."""
-    try:
-        return engine.api.inspect_container(container_id)["Config"].get("Labels") or {}
-    except docker.errors.NotFound:
-        return {}
-
-
 def run_update(
     settings: Settings,
     names: list[str] | None,
@@ -176,36 +136,28 @@ def run_update(
             # A scheduled auto-update keeps the cache; what a person runs sees the registry now.
             fresh=asks_registry_afresh(None, auto_scheduled()),
         )
-        labels = {
-            s.id: _labels(engine, s.id)
-            for s in scanned.containers
-            if s.status == "update_available"
-        }
-        in_progress = {e.name: updater.journal.holder_of(e.name) for e in updater.journal.entries()}
         planned, known = plan_updates(
-            scanned.containers, labels, names, settings.update.allow_compose_update, in_progress
+            scanned.containers,
+            names,
+            settings.update.allow_compose_update,
+            updater.journal.in_progress(),
         )
         if dry_run:
             return UpdateReport(results=known + dry_run_results(planned))
         credentials = credential_store_for(settings)
         pulled, results = _pull_all(group_by_image(planned), updater, credentials)
         ready = [p for group, _ in pulled for p in group]
-        if needs_approval(ready, labels, settings.update.approval, require_approval):
+        if needs_approval(ready, settings.update.approval, require_approval):
             decision = request_approval(ready, settings)
+            approved, not_done = split_by_decision(ready, decision)
+            results += not_done
             if not decision.approved:
-                report = UpdateReport(
-                    results=known + results + _not_done(ready, f"not approved: {decision.reason}")
-                )
+                report = UpdateReport(results=known + results)
                 notify(report, planned, settings)
                 return report
-            approved = {p.name for p in decision.planned}
-            results += _not_done(
-                [p for p in ready if p.name not in approved],
-                f"not among the containers {decision.reason}",
-            )
-            pulled = [([p for p in g if p.name in approved], i) for g, i in pulled]
+            pulled = keep_only(pulled, approved)
         _ensure_slots(settings)
-        futures = [update_image.submit(g, image_id, updater) for g, image_id in pulled if g]
+        futures = [update_image.submit(g, image_id, updater) for g, image_id in pulled]
         report = UpdateReport(results=known + results + [r for f in futures for r in f.result()])
     finally:
         engine.close()

@@ -109,6 +109,11 @@ class Journal:
             f"(step {entry.step})"
         )
 
+    def in_progress(self) -> dict[str, str]:
+        """Each service an update holds the lock of, and who holds it: a scan may have missed
+        the service while its old container was set aside."""
+        return {entry.name: self.holder_of(entry.name) for entry in self.entries()}
+
     def begin(self, entry: JournalEntry) -> JournalEntry:
         self._write(entry, exclusive=True)
         return entry

@@ -4,12 +4,15 @@ of the `update --json` contract."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from watchdocker.container_status import ContainerStatus
 from watchdocker.digests import short_digest
+
+if TYPE_CHECKING:
+    from watchdocker.update.updater import ReplaceResult
 
 UpdateResultKind = Literal[
     "updated", "rolled_back", "failed", "skipped", "up_to_date", "would_update"
@@ -75,18 +78,19 @@ class PlannedUpdate(BaseModel):
     image: str  # the reference text the container was created from
     remote_digest: str
     local_digest: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
 
 def plan_updates(
     statuses: Sequence[ContainerStatus],
-    labels: Mapping[str, Mapping[str, str]],
     names: Sequence[str] | None,
     allow_compose: bool,
     in_progress: Mapping[str, str] | None = None,
 ) -> tuple[list[PlannedUpdate], list[UpdateResult]]:
     """The updates to make, and the results already known for the rest. `names` None means
-    every container the scan found with an update; otherwise exactly the named ones.
-    `in_progress`: the services another run is updating now, and who; the scan may have
+    every container the scan found with an update; otherwise exactly the named ones. The labels
+    are those discovery found (a container gone since is told so by its replacement, under the
+    lock). `in_progress`: the services another run is updating now, and who; the scan may have
     missed one while its old container was set aside."""
     by_name = {s.name: s for s in statuses}
     chosen: list[ContainerStatus] = []
@@ -127,8 +131,8 @@ def plan_updates(
                     name=s.name, image=s.image, result="failed", reason=f"scan failed: {s.reason}"
                 )
             )
-        elif not allow_compose and COMPOSE_PROJECT_LABEL in labels.get(s.id, {}):
-            project = labels[s.id][COMPOSE_PROJECT_LABEL]
+        elif not allow_compose and COMPOSE_PROJECT_LABEL in s.labels:
+            project = s.labels[COMPOSE_PROJECT_LABEL]
             known.append(
                 UpdateResult(
                     name=s.name,
@@ -145,6 +149,7 @@ def plan_updates(
                     image=s.image,
                     remote_digest=s.remote_digest,
                     local_digest=s.local_digest,
+                    labels=s.labels,
                 )
             )
     return planned, known
@@ -163,9 +168,40 @@ def dry_run_results(planned: Sequence[PlannedUpdate]) -> list[UpdateResult]:
     ]
 
 
+def results_for(
+    planned: Sequence[PlannedUpdate], result: UpdateResultKind, reason: str
+) -> list[UpdateResult]:
+    """The same result for each of `planned`: a failed pull, a refused approval."""
+    return [UpdateResult(name=p.name, image=p.image, result=result, reason=reason) for p in planned]
+
+
+def replace_results(done: ReplaceResult, joined_to: str | None = None) -> list[UpdateResult]:
+    """The result of a replacement, then those of the containers joined to its network."""
+    reason = done.reason or (f"recreated to join the new {joined_to}" if joined_to else "")
+    row = UpdateResult(
+        name=done.name,
+        image=done.image,
+        result=done.result,
+        reason=reason,
+        old_image_id=done.old_image_id,
+        new_image_id=done.new_image_id,
+    )
+    return [row, *(r for d in done.dependents for r in replace_results(d, done.name))]
+
+
 def group_by_image(planned: Sequence[PlannedUpdate]) -> list[list[PlannedUpdate]]:
     """Updates of one image run one after the other (seed §9); groups run side by side."""
     groups: dict[str, list[PlannedUpdate]] = {}
     for item in planned:
         groups.setdefault(item.image, []).append(item)
     return list(groups.values())
+
+
+# An image's containers and the image ID they are to run, once it is pulled.
+PulledGroup = tuple[list[PlannedUpdate], str]
+
+
+def keep_only(pulled: Sequence[PulledGroup], names: Collection[str]) -> list[PulledGroup]:
+    """The pulled groups cut down to the containers named (those approved); none left empty."""
+    kept = [([p for p in group if p.name in names], image_id) for group, image_id in pulled]
+    return [(group, image_id) for group, image_id in kept if group]
