@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
@@ -56,27 +56,28 @@ class ExpiredApprovals:
         self._stop.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.check()
-            except Exception as exc:  # the server may be down: the outage watch says so
-                log.debug("expired approvals not checked: %s", type(exc).__name__)
-
-    def check(self) -> int:
-        """Tells of each expired wait not told yet; how many."""
+        # One client for the thread's life: a new one each look costs an SSL context.
         with get_client(sync_client=True) as client:
-            failed = client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=list(APPROVAL_FLOWS))),
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])),
-                    end_time=FlowRunFilterEndTime(after_=datetime.now(UTC) - LOOKBACK),
-                ),
-                limit=200,
-            )
-            expired = [run for run in failed if self._untold_expiry(run)]
-            for run in expired:
-                client.update_flow_run(run.id, tags=[*run.tags, TOLD_TAG])
-            names = {run.id: self._planned_names(client, run.id) for run in expired}
+            while not self._stop.wait(self._interval):
+                try:
+                    self.check(client)
+                except Exception as exc:  # the server may be down: the outage watch says so
+                    log.debug("expired approvals not checked: %s", type(exc).__name__)
+
+    def check(self, client: SyncPrefectClient) -> int:
+        """Tells of each expired wait not told yet; how many."""
+        failed = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(APPROVAL_FLOWS))),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])),
+                end_time=FlowRunFilterEndTime(after_=datetime.now(UTC) - LOOKBACK),
+            ),
+            limit=200,
+        )
+        expired = [run for run in failed if self._untold_expiry(run)]
+        for run in expired:
+            client.update_flow_run(run.id, tags=[*run.tags, TOLD_TAG])
+        names = {run.id: self._planned_names(client, run.id) for run in expired}
         if not expired:
             return 0
         notifier = configured_notifier(self._settings)

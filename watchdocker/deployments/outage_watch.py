@@ -10,6 +10,9 @@ import threading
 import time
 from pathlib import Path
 
+import docker
+import httpx
+
 from watchdocker.config import Settings
 from watchdocker.deployments.prefect_env import api_is_healthy
 from watchdocker.deployments.server_health import (
@@ -44,6 +47,10 @@ class OutageWatch:
         self._log_offset = server_log.stat().st_size if server_log and server_log.exists() else 0
         self._notifier = self._load_notifier(Notifier(settings.notify.urls))
         self._stop = threading.Event()
+        # Kept between looks: a new HTTP or engine client for each would cost more CPU than
+        # the looks themselves (the watch runs for as long as serve).
+        self._http = httpx.Client()
+        self._engine: docker.DockerClient | None = None
 
     def start(self) -> None:
         """Looks once now (so an unreachable engine is said at start), then in a thread."""
@@ -56,10 +63,12 @@ class OutageWatch:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             self.check()
+        self._http.close()
 
     def check(self) -> None:
         now = time.monotonic()
-        health = None if api_is_healthy(self._api_url) else self._server_problem()
+        healthy = api_is_healthy(self._api_url, client=self._http)
+        health = None if healthy else self._server_problem()
         self._tell(self._outages.observe("Prefect server", health, confirm=SERVER_CONFIRM))
         self._errors.add(service_errors(self._new_log_lines()), now)
         services = self._errors.problem(now)
@@ -75,8 +84,15 @@ class OutageWatch:
         )
 
     def _engine_problem(self) -> str | None:
+        if self._engine is not None:
+            try:
+                self._engine.ping()
+                return None
+            except Exception:  # docker's or requests' error: connect again, which says why
+                self._engine.close()
+                self._engine = None
         try:
-            connect(self._settings.docker.host, timeout=ENGINE_TIMEOUT).close()
+            self._engine = connect(self._settings.docker.host, timeout=ENGINE_TIMEOUT)
         except EngineUnavailable as exc:
             return f"{exc}; scans and updates fail until it is back (serve keeps trying)"
         return None
