@@ -23,6 +23,9 @@ ATTENTION = {
     "skipped": 5,
 }
 _UNRANKED = 3  # a status this table does not know yet sits with the changes
+# The columns of each table, the same in the CLI, its plain lines and the runs' artifacts.
+SCAN_COLUMNS = ("name", "image", "status", "local", "remote", "reason")
+UPDATE_COLUMNS = ("name", "image", "status", "reason")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,10 @@ def status_counts(rows: Sequence[Row]) -> str:
 
 def headline(rows: Sequence[Row]) -> str:
     """`3 containers: 1 error, 2 up_to_date`, ahead of a table of many rows."""
-    return f"{len(rows)} containers: {status_counts(rows)}" if rows else "no containers"
+    if not rows:
+        return "no containers"
+    noun = "container" if len(rows) == 1 else "containers"
+    return f"{len(rows)} {noun}: {status_counts(rows)}"
 
 
 def table(rows: Sequence[Row], columns: Sequence[str]) -> list[dict[str, str]]:

@@ -99,7 +99,7 @@ def artifact_leads_with_counts_then_attention_first(containers: dict[str, str]) 
         latest = client.read_latest_artifacts(limit=50)
     [artifact, *_] = [a for a in latest if a.key == "watchdocker-scan"]
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    assert list(rows[0]) == ["status", "name", "image", "local", "remote", "reason"]
+    assert list(rows[0]) == ["name", "image", "status", "local", "remote", "reason"]
     ranks = [ATTENTION[row["status"]] for row in rows]
     assert ranks == sorted(ranks), rows
     names = [row["name"] for row in rows]

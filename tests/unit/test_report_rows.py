@@ -95,6 +95,7 @@ def test_the_artifact_leads_with_the_counts_and_keeps_its_columns() -> None:
     rows = scan_rows([status("web", "update_available", remote_digest=NEW), status("db", "error")])
     assert headline(rows) == "2 containers: 1 error, 1 update_available"
     assert headline([]) == "no containers"
+    assert headline(rows[:1]) == "1 container: 1 error"
     assert table(rows, ("status", "name", "remote")) == [
         {"status": "error", "name": "db", "remote": ""},
         {"status": "update_available", "name": "web", "remote": "fedcba987654"},

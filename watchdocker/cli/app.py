@@ -39,13 +39,9 @@ def _root() -> None:
     """Keep Docker containers on their newest images, safely, as Prefect flows."""
 
 
-SCAN_COLUMNS = ("name", "image", "status", "local", "remote", "reason")
-UPDATE_COLUMNS = ("name", "image", "status", "reason")
-
-
 def _print_scan_table(report: ScanReport) -> None:
     from watchdocker.cli.tables import print_rows
-    from watchdocker.report_rows import scan_rows
+    from watchdocker.report_rows import SCAN_COLUMNS, scan_rows
 
     rows = scan_rows(report.containers)
     print_rows("watch-docker scan", rows, SCAN_COLUMNS, report.summary)
@@ -176,7 +172,7 @@ def update(
         print(json.dumps({"results": [r.model_dump() for r in report.results]}, indent=2))
     else:
         from watchdocker.cli.tables import print_rows
-        from watchdocker.report_rows import update_rows
+        from watchdocker.report_rows import UPDATE_COLUMNS, update_rows
 
         title = "watch-docker update" + (" (dry run)" if dry_run else "")
         print_rows(title, update_rows(report.results), UPDATE_COLUMNS, report.summary)

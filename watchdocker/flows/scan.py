@@ -32,7 +32,7 @@ from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
-from watchdocker.report_rows import headline, scan_rows, table
+from watchdocker.report_rows import SCAN_COLUMNS, headline, scan_rows, table
 from watchdocker.tasks.availability import tell_new_images
 from watchdocker.tasks.scan import (
     discover_containers_task,
@@ -43,7 +43,6 @@ from watchdocker.tasks.update import recover_interrupted_updates
 from watchdocker.update.journal import has_entries, journal_root
 
 ARTIFACT_KEY = "watchdocker-scan"
-ARTIFACT_COLUMNS = ("status", "name", "image", "local", "remote", "reason")
 
 
 def _publish(report: ScanReport) -> None:
@@ -51,7 +50,7 @@ def _publish(report: ScanReport) -> None:
     # containers stand out among fifty rows.
     rows = scan_rows(report.containers)
     create_table_artifact(
-        table=table(rows, ARTIFACT_COLUMNS),
+        table=table(rows, SCAN_COLUMNS),
         key=ARTIFACT_KEY,
         description=f"**scan of {headline(rows)}**",
     )

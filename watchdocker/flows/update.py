@@ -23,6 +23,7 @@ from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
 from watchdocker.notify import update_outcomes, update_run_messages
 from watchdocker.registry.credentials import CredentialStore
+from watchdocker.report_rows import UPDATE_COLUMNS, headline, table, update_rows
 from watchdocker.tasks.update import (
     UPDATE_SLOTS,
     pull_image,
@@ -87,10 +88,11 @@ def notify(report: UpdateReport, planned: list[PlannedUpdate], settings: Setting
 
 
 def _publish(report: UpdateReport) -> None:
+    rows = update_rows(report.results)
     create_table_artifact(
-        table=[r.model_dump() for r in report.results],
+        table=table(rows, UPDATE_COLUMNS),
         key=ARTIFACT_KEY,
-        description=f"update: {report.summary}",
+        description=f"**update of {headline(rows)}**: {report.summary}",
     )
     run_id = flow_run.get_id()
     if run_id:
