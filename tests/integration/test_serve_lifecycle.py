@@ -24,7 +24,7 @@ from conftest import (
 )
 
 import testbed as tb
-from watchdocker.deployments.missed_runs import MISSED_AFTER
+from watchdocker.missed_runs import MISSED_AFTER
 
 pytestmark = pytest.mark.integration
 

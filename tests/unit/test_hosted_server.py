@@ -18,7 +18,7 @@ from watchdocker.deployments.hosted_server import (
     wait_for_users,
 )
 from watchdocker.deployments.server_guard import USERS_FILE, hold_shared
-from watchdocker.deployments.server_health import ServiceError, service_errors
+from watchdocker.server_health import ServiceError, service_errors
 
 
 @pytest.fixture

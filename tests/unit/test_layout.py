@@ -1,21 +1,33 @@
-"""The package's folders are its architecture: the core imports no Prefect, and no module
-imports one that imports it back (directly or through others, lazily or not)."""
+"""The package's folders are its architecture: three layers, each importing only the layers
+below it (the core no Prefect at all), and no module importing one that imports it back
+(directly or through others, lazily or not)."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
+
+import pytest
 
 import watchdocker
 
 PACKAGE = Path(watchdocker.__file__).parent
-# The Prefect shell and the doors; everything else is the core.
-PREFECT_SHELL = ("tasks", "flows", "blocks", "deployments", "cli")
+# The first folder under watchdocker/ names the layer; anything else is the core.
+SHELL = {"tasks", "flows", "blocks", "deployments"}
+DOORS = {"cli", "api", "streams", "compose", "web"}
+LAYERS = {"core": 0, "shell": 1, "doors": 2}
 
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    folder = parts[1] if len(parts) > 1 else ""
+    return "shell" if folder in SHELL else "doors" if folder in DOORS else "core"
 
 
 def imports_of(path: Path) -> set[str]:
@@ -31,28 +43,39 @@ def imports_of(path: Path) -> set[str]:
 
 
 def graph() -> dict[str, set[str]]:
+    """Module → the package's modules it imports; a package's `__init__` is not an edge back
+    from its own submodules (Python imports it with them)."""
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     return {
-        name: {m for m in imports_of(path) if m in modules and m != name}
+        name: {
+            m
+            for m in imports_of(path)
+            if m in modules and m != name and not name.startswith(f"{m}.")
+        }
         for name, path in modules.items()
     }
 
 
 def test_the_core_imports_no_prefect():
     for path in PACKAGE.rglob("*.py"):
-        if path.relative_to(PACKAGE).parts[0] in PREFECT_SHELL:
+        if layer_of(module_name(path)) != "core":
             continue
         prefect = {m for m in imports_of(path) if m.split(".")[0] == "prefect"}
         assert not prefect, f"{module_name(path)} imports {sorted(prefect)}"
 
 
+def test_each_layer_imports_only_those_below_it():
+    upward = [
+        f"{name} ({layer_of(name)}) imports {target} ({layer_of(target)})"
+        for name, targets in graph().items()
+        for target in targets
+        if LAYERS[layer_of(target)] > LAYERS[layer_of(name)]
+    ]
+    assert not upward, upward
+
+
 def test_no_import_cycles():
     edges = graph()
-    # Packages' __init__ modules are imported with their submodules: not an edge back.
-    edges = {
-        name: {m for m in targets if not name.startswith(f"{m}.")}
-        for name, targets in edges.items()
-    }
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:
@@ -69,17 +92,16 @@ def test_no_import_cycles():
         visit(name, [])
 
 
-def test_the_check_sees_a_cycle(tmp_path: Path, monkeypatch):
-    # The walk above finds cycles at all: a package of two modules that import each other.
+def test_the_checks_see_a_cycle_and_an_upward_import(tmp_path: Path, monkeypatch):
+    # A package whose core module imports a door lazily, which imports it back.
     fake = tmp_path / "fakepkg"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("")
-    (fake / "a.py").write_text("def f():\n    from fakepkg.b import g\n")
-    (fake / "b.py").write_text("from fakepkg import a\n")
-    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
-    try:
+    (fake / "cli").mkdir(parents=True)
+    for init in (fake / "__init__.py", fake / "cli" / "__init__.py"):
+        init.write_text("")
+    (fake / "core.py").write_text("def f():\n    from fakepkg.cli.app import g\n")
+    (fake / "cli" / "app.py").write_text("from fakepkg import core\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    with pytest.raises(AssertionError, match=r"import cycle: fakepkg\.cli\.app -> fakepkg\.core"):
         test_no_import_cycles()
-    except AssertionError as exc:
-        assert "fakepkg.a -> fakepkg.b -> fakepkg.a" in str(exc)
-    else:
-        raise AssertionError("the cycle was not found")
+    with pytest.raises(AssertionError, match=r"fakepkg\.core \(core\) imports fakepkg\.cli\.app"):
+        test_each_layer_imports_only_those_below_it()

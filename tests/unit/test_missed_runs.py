@@ -1,12 +1,12 @@
 """Runs missed while nobody served: only the newest of them runs
-(watchdocker.deployments.missed_runs)."""
+(watchdocker.missed_runs)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from watchdocker.deployments.missed_runs import ScheduledRun, runs_to_skip
+from watchdocker.missed_runs import ScheduledRun, runs_to_skip
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 

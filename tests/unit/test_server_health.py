@@ -1,8 +1,8 @@
-"""What serve counts as an outage and when it says so (watchdocker.deployments.server_health)."""
+"""What serve counts as an outage and when it says so (watchdocker.server_health)."""
 
 from __future__ import annotations
 
-from watchdocker.deployments.server_health import (
+from watchdocker.server_health import (
     Outages,
     RepeatedErrors,
     ServiceError,

@@ -15,14 +15,14 @@ import httpx
 
 from watchdocker.config import Settings
 from watchdocker.deployments.prefect_env import api_is_healthy
-from watchdocker.deployments.server_health import (
+from watchdocker.engine.client import EngineUnavailable, connect
+from watchdocker.notify import Level, Message, Notifier
+from watchdocker.server_health import (
     Announcement,
     Outages,
     RepeatedErrors,
     service_errors,
 )
-from watchdocker.engine.client import EngineUnavailable, connect
-from watchdocker.notify import Level, Message, Notifier
 
 CHECK_INTERVAL = 10.0  # seconds between looks: as often as the Runner polls for runs
 SERVER_CONFIRM = 2  # failed health probes in a row before the server counts as down

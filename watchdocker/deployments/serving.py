@@ -36,9 +36,9 @@ from watchdocker.blocks.notifier import AppriseNotifier
 from watchdocker.blocks.totp import TotpSecret
 from watchdocker.config import Settings
 from watchdocker.deployments.expired_approvals import ExpiredApprovals
-from watchdocker.deployments.missed_runs import ScheduledRun, runs_to_skip
 from watchdocker.deployments.outage_watch import OutageWatch
 from watchdocker.deployments.specs import TAGS, DeploymentSpec, deployment_specs
+from watchdocker.missed_runs import ScheduledRun, runs_to_skip
 
 BLOCKS = (DockerRegistryCredentials, AppriseNotifier, DockerHost, DockerHostTLS, TotpSecret)
 
