@@ -1,4 +1,5 @@
-"""Settings: `config.yaml` (seed §3 keys) overridden by `WATCH_*` environment variables.
+"""Settings: `config.yaml` (the original design's keys) overridden by `WATCH_*` environment
+variables.
 
 Every setting has one YAML key and one environment name; `ENV_VARS` is the single table of the
 latter, so the README and the loader cannot drift apart (a unit test checks the README).
@@ -326,7 +327,7 @@ class Settings(BaseSettings):
         return (WatchEnvSource(settings_cls, file_data), init_settings)
 
 
-# Environment name -> YAML path. Seed §3 names where the seed gives one.
+# Environment name -> YAML path: the original design's names where it gives one.
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_SERVER_ADDR": ("server", "addr"),
     "WATCH_SERVER_EVENT_RETENTION": ("server", "eventRetention"),

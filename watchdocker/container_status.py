@@ -1,6 +1,6 @@
 """From a discovered container, its policy and its registry's answer to one status.
 
-The judgement, in order (README "How an update is recognised"):
+The judgement, in order (README "How a scan decides"):
 1. the remote digest is among the image's RepoDigests -> up to date;
 2. the remote digest is a single-platform manifest -> an update;
 3. it is an index: the entry for the container's own platform is followed to its config digest,

@@ -1,4 +1,5 @@
-"""Which containers are checked (seed §7). Plain functions over labels and the image reference."""
+"""Which containers are checked (README "How a scan decides"). Plain functions over labels
+and the image reference."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from receiver import Receiver
 
 import testbed as tb
 from watchdocker.container_status import ScanReport
+from watchdocker.digests import short_digest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 
@@ -28,10 +29,6 @@ def told_of(receiver: Receiver, container: str) -> list[dict[str, str]]:
     return [m for m in messages if "available" in m["title"] and container in m["message"]]
 
 
-def short(digest: str) -> str:
-    return digest.removeprefix("sha256:")[:12]
-
-
 def test_a_new_image_is_told_once_and_a_newer_one_again(scan, write_config, receiver):
     container, _, _ = tb.outdated_container("told")
     url = f"json://127.0.0.1:{receiver.port}/hook"
@@ -41,8 +38,8 @@ def test_a_new_image_is_told_once_and_a_newer_one_again(scan, write_config, rece
     assert first.status == "update_available", first.reason
     scan(config)
     [message] = told_of(receiver, container)
-    line = f"- {container} ({first.image}): {short(first.local_digest)} → "
-    assert line + short(first.remote_digest) in message["message"]
+    line = f"- {container} ({first.image}): {short_digest(first.local_digest)} → "
+    assert line + short_digest(first.remote_digest) in message["message"]
 
     ref = first.image
     newer = tb.build_image(ref, marker="told-3")
@@ -53,8 +50,8 @@ def test_a_new_image_is_told_once_and_a_newer_one_again(scan, write_config, rece
     scan(config)
     told = told_of(receiver, container)
     assert len(told) == 2, told
-    assert short(newer_digest) in told[1]["message"]
-    assert short(first.remote_digest) not in told[1]["message"]
+    assert short_digest(newer_digest) in told[1]["message"]
+    assert short_digest(first.remote_digest) not in told[1]["message"]
 
 
 def test_switched_off_nothing_is_told(scan, write_config, receiver):

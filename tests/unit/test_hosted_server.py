@@ -26,8 +26,11 @@ def restored_loggers() -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in SERVER_LOGGERS]
     saved = [(logger, logger.handlers[:], logger.propagate) for logger in loggers]
     yield
+    routed = {handler for logger in loggers for handler in logger.handlers}
     for logger, handlers, propagate in saved:
         logger.handlers, logger.propagate = handlers, propagate
+    for handler in routed - {h for _, handlers, _ in saved for h in handlers}:
+        handler.close()
 
 
 def test_server_records_reach_server_log_as_the_outage_watch_reads_them(

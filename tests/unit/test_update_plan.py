@@ -115,8 +115,8 @@ def test_a_dry_run_says_what_it_would_update_and_counts_it():
     planned, known = plan_updates(SCAN, ["web", "web2", "db"], allow_compose=False)
     rows = dry_run_results(planned)
     assert [(r.name, r.result, r.reason) for r in rows] == [
-        ("web", "would_update", "111111111111 -> 222222222222"),
-        ("web2", "would_update", "111111111111 -> 222222222222"),
+        ("web", "would_update", "111111111111 → 222222222222"),
+        ("web2", "would_update", "111111111111 → 222222222222"),
     ]
     report = UpdateReport(results=known + rows)
     assert report.ok and report.summary == "2 would be updated"

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -15,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchdocker.cli.errors import fail, settings_or_exit
 from watchdocker.cli.options import ConfigOption, JsonOption, VerboseOption
+from watchdocker.cli.preconditions import fail, settings_or_exit, with_api
 from watchdocker.cli.totp import totp_app
 from watchdocker.config import Settings
 
@@ -184,7 +183,7 @@ def update(
 def approvals(config: ConfigOption = None, json_output: JsonOption = False) -> None:
     """List the update runs waiting for approval."""
     settings = settings_or_exit(config)
-    pending = _with_api(
+    pending = with_api(
         settings,
         lambda: __import__(
             "watchdocker.cli.approvals", fromlist=["pending_approvals"]
@@ -227,26 +226,10 @@ def approve(
         except NotWaiting as exc:
             raise fail(str(exc)) from None
 
-    verdict = _with_api(settings, answer)
+    verdict = with_api(settings, answer)
     print(f"{verdict['outcome'].replace('_', ' ')}: {verdict['reason']}")
     if verdict["outcome"] != ("rejected" if reject else "approved"):  # refused, or no effect
         raise typer.Exit(1)
-
-
-def _with_api(settings: Settings, call: Callable[[], T]) -> T:
-    """`call` with the Prefect API of the settings (the local server when no URL is set)."""
-    from watchdocker.deployments.prefect_env import (
-        ServerUnavailable,
-        prefect_api,
-        prepare_environment,
-    )
-
-    prepare_environment(settings)
-    try:
-        with prefect_api(settings):
-            return call()
-    except ServerUnavailable as exc:
-        raise fail(str(exc)) from None
 
 
 @app.command()

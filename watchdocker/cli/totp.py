@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from watchdocker.cli.errors import fail, settings_or_exit
 from watchdocker.cli.options import ConfigOption
+from watchdocker.cli.preconditions import fail, settings_or_exit, with_api
 
 totp_app = typer.Typer(
     name="totp",
@@ -61,18 +61,7 @@ def enroll(
             "WATCH_TOTP_SECRET), which wins over a block; remove it there to enroll",
             2,
         )
-    from watchdocker.deployments.prefect_env import (
-        ServerUnavailable,
-        prefect_api,
-        prepare_environment,
-    )
-
-    prepare_environment(settings)
-    try:
-        with prefect_api(settings):
-            secret = _save_new_secret(name, force)
-    except ServerUnavailable as exc:
-        raise fail(str(exc)) from None
+    secret = with_api(settings, lambda: _save_new_secret(name, force))
     _show_enrollment(name, secret)
 
 
@@ -131,11 +120,7 @@ def verify(
     valid now, 1 when not. The code is not used up: an approval still accepts it."""
 
     settings = settings_or_exit(config)
-    from watchdocker.deployments.prefect_env import (
-        ServerUnavailable,
-        prefect_api,
-        prepare_environment,
-    )
+    from watchdocker.deployments.prefect_env import prepare_environment
 
     prepare_environment(settings)
     from watchdocker.auth.totp import TotpError, matching_step
@@ -144,11 +129,7 @@ def verify(
     # The configuration wins over blocks: when it has the approver, no server is needed.
     secret = approver_secrets(settings, include_blocks=False).get(approver)
     if secret is None:
-        try:
-            with prefect_api(settings):
-                secret = approver_secrets(settings).get(approver)
-        except ServerUnavailable as exc:
-            raise fail(str(exc)) from None
+        secret = with_api(settings, lambda: approver_secrets(settings).get(approver))
     if secret is None:
         raise fail(
             f"no TOTP secret for approver {approver!r}: enroll one with "

@@ -27,8 +27,9 @@ from watchdocker.deployments.server_guard import nobody_uses
 if TYPE_CHECKING:
     import uvicorn
 
-# The loggers of the server (its API, services, task queue, HTTP server): to server.log only.
-SERVER_LOGGERS = ("prefect.server", "docket", "uvicorn")
+# The loggers of the server (its API, services, task queue, web framework, HTTP server): to
+# server.log only.
+SERVER_LOGGERS = ("prefect.server", "docket", "fastapi", "uvicorn")
 LOG_FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s"
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 USERS_GRACE = 60.0  # how long a stopping serve waits for the commands that use its server

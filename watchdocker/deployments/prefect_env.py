@@ -281,8 +281,8 @@ def _alive(pid: object) -> bool:
 
 def _runs_here(home: Path, url: str) -> bool:
     """Whether the server at `url` is this home's: recorded here by the command that started
-    it, its guard alive, and it accepts this home's credential (a server whose home is gone
-    has another)."""
+    it, the process it lives with alive (serve, or a one-off command's guard), and it accepts
+    this home's credential (a server whose home is gone has another)."""
     try:
         record = json.loads((home / SERVER_FILE).read_text())
     except (OSError, ValueError):
@@ -373,6 +373,8 @@ def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
 def _stop_hosted(home: Path, hosted: HostedServer) -> None:
     """Stops the server of this process once the commands that adopted it are done, or a
     minute has passed (a stop is not held up for long); none adopts it meanwhile."""
+    # It ends with this process anyway: without the lock too, should another command hold it
+    # for that long.
     with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT):
         (home / SERVER_FILE).unlink(missing_ok=True)
         if not wait_for_users(home):

@@ -78,7 +78,7 @@ def deployment_specs(settings: Settings) -> list[DeploymentSpec]:
         ),
     ]
     if settings.update.auto_update_cron:
-        # No cron, no automatic updates (seed §10): scans alone are scheduled then.
+        # No cron, no automatic updates: scans alone are scheduled then.
         specs.append(
             DeploymentSpec(
                 name="auto-update",

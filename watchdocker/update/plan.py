@@ -162,7 +162,7 @@ def dry_run_results(planned: Sequence[PlannedUpdate]) -> list[UpdateResult]:
             name=p.name,
             image=p.image,
             result="would_update",
-            reason=f"{short_digest(p.local_digest) or '?'} -> {short_digest(p.remote_digest)}",
+            reason=f"{short_digest(p.local_digest) or '?'} → {short_digest(p.remote_digest)}",
         )
         for p in planned
     ]
@@ -190,7 +190,7 @@ def replace_results(done: ReplaceResult, joined_to: str | None = None) -> list[U
 
 
 def group_by_image(planned: Sequence[PlannedUpdate]) -> list[list[PlannedUpdate]]:
-    """Updates of one image run one after the other (seed §9); groups run side by side."""
+    """Updates of one image run one after the other (README "Update"); groups run side by side."""
     groups: dict[str, list[PlannedUpdate]] = {}
     for item in planned:
         groups.setdefault(item.image, []).append(item)
