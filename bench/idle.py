@@ -15,7 +15,8 @@ scheduled scan has nothing to do):
 Each phase times the first answer of the API and the registration of the deployments, waits
 `--settle` seconds, then samples serve, the server guard and the Prefect server when they are
 processes of their own, and anything else in the tree (flow runs), from /proc every `--every`
-seconds for `--minutes`: CPU % of one core over the window and the mean RSS of each. Everything it created is removed on exit.
+seconds for `--minutes`: CPU % of one core over the window and the mean RSS of each.
+Everything it created is removed on exit.
 """
 
 from __future__ import annotations
