@@ -27,10 +27,26 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_API_AUTH_STRING"] = api_credential(Path(_HOME))
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each pytest-xdist worker its own state (journal, cache, locks), not the one the
+    # controller's import of this file chose and the workers inherit.
+    os.environ["WATCH_STATE_DIR"] = tempfile.mkdtemp(prefix="watchdocker-tests-state-")
 # A developer's own settings must not leak into the tests.
 _KEEP = ("WATCH_STATE_DIR", "WATCH_TEST_RUN_ID", "WATCH_TESTBED_", "WATCH_LOCK")
 for name in list(os.environ):
     if name.startswith("WATCH_") and not name.startswith(_KEEP):
         del os.environ[name]
 
+import exclusive  # noqa: E402
+import pytest  # noqa: E402
+import still_running  # noqa: E402
 from receiver import receiver  # noqa: E402, F401  (a fixture shared by unit and integration tests)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    exclusive.configure(config)
+    still_running.register(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    exclusive.collection_modifyitems(config, items)
