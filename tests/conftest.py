@@ -37,16 +37,8 @@ for name in list(os.environ):
     if name.startswith("WATCH_") and not name.startswith(_KEEP):
         del os.environ[name]
 
-import exclusive  # noqa: E402
-import pytest  # noqa: E402
-import still_running  # noqa: E402
 from receiver import receiver  # noqa: E402, F401  (a fixture shared by unit and integration tests)
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    exclusive.configure(config)
-    still_running.register(config)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    exclusive.collection_modifyitems(config, items)
+# The suite's plugins: exclusive tests run alone under pytest-xdist (tests/exclusive.py), a
+# test that takes long is named while it runs (tests/still_running.py).
+pytest_plugins = ["exclusive", "still_running"]

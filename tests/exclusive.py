@@ -72,7 +72,7 @@ def exclusive_first(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: not is_exclusive(item))
 
 
-def configure(config: pytest.Config) -> None:
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "exclusive: runs while no other test runs (pytest-xdist): it bounds how long something "
@@ -92,6 +92,6 @@ def configure(config: pytest.Config) -> None:
     )
 
 
-def collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if hasattr(config, "workerinput"):
         exclusive_first(items)

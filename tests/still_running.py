@@ -1,6 +1,6 @@
 """Says which test is running when one takes long: "still running: <nodeid> (120 s)" on the
-terminal every EVERY seconds of a test, with -q and under pytest-xdist too (the controller
-hears each worker's test start and finish)."""
+terminal every `still_running_every` seconds of a test (ini option, default 60), with -q and
+under pytest-xdist too (the controller hears each worker's test start and finish)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from typing import IO
 
 import pytest
 
-EVERY = 60.0  # seconds: a test running longer than this is named, and again each EVERY more
-
 
 class StillRunning:
     """Registered in the process that writes the terminal (the controller under xdist)."""
 
-    def __init__(self, out: IO[str], every: float = EVERY) -> None:
+    def __init__(self, out: IO[str], every: float) -> None:
         self._out = out
         self._every = every
         self._started: dict[str, float] = {}  # nodeid -> monotonic start
@@ -65,7 +63,16 @@ def terminal_copy() -> IO[str]:
     return os.fdopen(os.dup(1), "w", encoding="utf-8", errors="replace")
 
 
-def register(config: pytest.Config) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "still_running_every",
+        "seconds: a test running longer is named on the terminal, and again each as many more",
+        default="60",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # an xdist worker: the controller tells the terminal
         return
-    config.pluginmanager.register(StillRunning(terminal_copy()), "watchdocker-still-running")
+    every = float(config.getini("still_running_every"))
+    config.pluginmanager.register(StillRunning(terminal_copy(), every), "watchdocker-still-running")
