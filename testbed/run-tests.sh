@@ -3,6 +3,8 @@
 # requirements.lock, brings the test bed up (Docker engine, registries, token server:
 # testbed/up.sh), then lint, the type check and the whole suite.
 #   bash testbed/run-tests.sh [pytest args]      e.g. -m "not integration" for unit tests only
+# pytest runs in 3 workers (pytest-xdist), a test file per worker at a time, the tests marked
+# `exclusive` first and each alone (tests/exclusive.py); `-n 0` runs it in one process.
 # WATCH_VENV (default .venv) and WATCH_LOCK (default requirements.lock) are for
 # testbed/refresh-lock.sh, which runs the suite in a new environment against a new lock.
 set -euo pipefail
@@ -23,4 +25,4 @@ eval "$(bash testbed/up.sh)"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"  # watchdocker/, as [tool.mypy] in pyproject.toml says
-exec "$VENV/bin/python" -m pytest "$@"
+exec "$VENV/bin/python" -m pytest -n 3 --dist loadfile --no-loadscope-reorder "$@"

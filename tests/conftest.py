@@ -27,6 +27,13 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_API_AUTH_STRING"] = api_credential(Path(_HOME))
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
+if _WORKER := os.environ.get("PYTEST_XDIST_WORKER", ""):
+    # Each pytest-xdist worker its own state (journal, cache, locks), not the one the
+    # controller's import of this file chose and the workers inherit; and its own run id
+    # (tests/integration/testbed.py), or one worker's cleanup would remove another's containers.
+    os.environ["WATCH_STATE_DIR"] = tempfile.mkdtemp(prefix="watchdocker-tests-state-")
+    if os.environ.get("WATCH_TEST_RUN_ID"):
+        os.environ["WATCH_TEST_RUN_ID"] += _WORKER
 # A developer's own settings must not leak into the tests.
 _KEEP = ("WATCH_STATE_DIR", "WATCH_TEST_RUN_ID", "WATCH_TESTBED_", "WATCH_LOCK")
 for name in list(os.environ):
@@ -34,3 +41,7 @@ for name in list(os.environ):
         del os.environ[name]
 
 from receiver import receiver  # noqa: E402, F401  (a fixture shared by unit and integration tests)
+
+# The suite's plugins: exclusive tests run alone under pytest-xdist (tests/exclusive.py), a
+# test that takes long is named while it runs (tests/still_running.py).
+pytest_plugins = ["exclusive", "still_running"]

@@ -19,7 +19,11 @@ from watchdocker.reference import ImageReference
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.exclusive,
+    pytest.mark.usefixtures("remove_containers"),
+]
 
 # The flows run on this session's Prefect server.
 flows = pytest.mark.usefixtures("prefect_server")

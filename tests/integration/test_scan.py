@@ -111,6 +111,7 @@ def test_bearer_token_with_env_credentials_and_with_docker_login(
     assert (status.status, status.remote_digest) == ("up_to_date", digest)
 
 
+@pytest.mark.exclusive  # counts requests in the shared logs, or bounds a wait
 def test_anonymous_bearer_for_public_repositories(
     scan: Scan, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
@@ -192,6 +193,7 @@ def test_container_created_from_an_image_id_is_skipped_with_a_reason(scan: Scan)
     assert statuses[by_id].status == "skipped" and "image ID" in statuses[by_id].reason
 
 
+@pytest.mark.exclusive  # counts requests in the shared logs, or bounds a wait
 def test_registry_down_slow_and_garbage(scan: Scan):
     down = container_on(dead_address(), "down")
     with faulty_registry("slow") as slow_registry, faulty_registry("garbage") as garbage_registry:
@@ -221,6 +223,7 @@ def test_rate_limited_registry_is_asked_again_after_retry_after(scan: Scan):
     assert heads[1] - heads[0] >= 1.0  # Retry-After: 1
 
 
+@pytest.mark.exclusive  # counts requests in the shared logs, or bounds a wait
 def test_economy_counted_at_the_registry(
     scan: Scan, prefect_server: str, write_config, monkeypatch
 ):

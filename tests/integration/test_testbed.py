@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -75,6 +75,7 @@ def update_runs_naming(api: str, name: str) -> list[dict]:
     return [r for r in answer.json() if name in (r["parameters"].get("containers") or [])]
 
 
+@pytest.mark.exclusive  # bounds how long the command takes
 def test_unknown_names_fail_at_once_without_a_scan(prefect_server: str, cached_config: Path):
     known = tb.current_container("fresh-known")
     ghost, spook = f"wdt-{tb.RUN_ID}-ghost", f"wdt-{tb.RUN_ID}-spook"

@@ -229,7 +229,9 @@ def build_image(
     with tempfile.TemporaryDirectory(prefix="wdt-build-") as ctx:
         Path(ctx, "Dockerfile").write_text("\n".join(lines) + "\n")
         Path(ctx, "marker").write_text(marker)
-        docker_cli("build", "-q", "--force-rm", "-t", tag, *label_args, ctx)
+        # No build cache: a cached layer may be another run's (another worker's, another
+        # session's), which its cleanup removes while this build uses it ("unable to find image").
+        docker_cli("build", "-q", "--force-rm", "--no-cache", "-t", tag, *label_args, ctx)
     return docker_cli("image", "inspect", "--format", "{{.Id}}", tag).strip()
 
 

@@ -16,6 +16,8 @@ from test_registry_client import DIGEST, FakeRegistry, client_for, open_registry
 from watchdocker.registry.deadline import Deadline, current_deadline, within
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
 
+pytestmark = pytest.mark.exclusive  # bounds how long lookups take
+
 HEAD = ("HEAD", "/v2/team/app/manifests/1.0-latest")
 
 

@@ -1,0 +1,114 @@
+"""The suite's own pytest plugins (tests/exclusive.py, tests/still_running.py), on small test
+files run by pytest in a new process, with and without pytest-xdist workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.exclusive  # bounds when a line appears
+
+RECORDING = """
+import time
+from pathlib import Path
+
+import pytest
+
+LOG = Path(__file__).with_name("intervals.log")
+
+
+def record(name: str, seconds: float) -> None:
+    started = time.time()
+    time.sleep(seconds)
+    with LOG.open("a") as log:
+        log.write(f"{name} {started} {time.time()}\\n")
+"""
+
+
+def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    plugins = ["-p", "no:cacheprovider", "-p", "exclusive", "-p", "still_running"]
+    where = ["--rootdir", str(folder), str(folder)]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *plugins, *args, *where],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=180,
+        check=False,
+    )
+
+
+def write_tests(folder: Path, name: str, body: str) -> None:
+    (folder / name).write_text(RECORDING + textwrap.dedent(body))
+
+
+def test_exclusive_tests_run_alone_and_the_others_side_by_side(tmp_path: Path) -> None:
+    write_tests(
+        tmp_path,
+        "test_shared.py",
+        """
+        @pytest.mark.parametrize("n", range(6))
+        def test_shared(n):
+            record(f"shared{n}", 1.0)
+        """,
+    )
+    write_tests(
+        tmp_path,
+        "test_alone.py",
+        """
+        pytestmark = pytest.mark.exclusive
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_alone(n):
+            record(f"alone{n}", 0.7)
+        """,
+    )
+    ran = run_pytest(tmp_path, "-n", "3", "--dist", "load")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    intervals = {
+        name: (float(start), float(end))
+        for name, start, end in (
+            line.split() for line in (tmp_path / "intervals.log").read_text().splitlines()
+        )
+    }
+    assert len(intervals) == 8
+
+    def overlap(a: str, b: str) -> bool:
+        return intervals[a][0] < intervals[b][1] and intervals[b][0] < intervals[a][1]
+
+    for alone in ("alone0", "alone1"):
+        assert not [other for other in intervals if other != alone and overlap(alone, other)]
+    shared = [name for name in intervals if name.startswith("shared")]
+    assert any(overlap(a, b) for a in shared for b in shared if a < b)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_long_test_is_named_while_it_runs(tmp_path: Path, workers: list[str]) -> None:
+    write_tests(
+        tmp_path,
+        "test_slow.py",
+        """
+        def test_slow():
+            print("what the test says")
+            record("slow", 3.5)
+
+        def test_quick():
+            pass
+        """,
+    )
+    ran = run_pytest(tmp_path, "-o", "still_running_every=1", *workers)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    said = [line for line in ran.stdout.splitlines() if line.startswith("still running:")]
+    assert "still running: test_slow.py::test_slow (1 s)" in said, ran.stdout
+    assert "still running: test_slow.py::test_slow (2 s)" in said, ran.stdout
+    assert not [line for line in said if "test_quick" in line]
