@@ -246,6 +246,17 @@ def watch_docker(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
     )
 
 
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`watch_docker`, started: the caller waits for it (`communicate`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "watchdocker.cli.app", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def one_line(stderr: str) -> str:
     """The only line of `stderr`: what the CLI promises for an error, never a traceback."""
     lines = stderr.strip().splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from conftest import watch_docker
+from conftest import start_cli, watch_docker
 
 import testbed as tb
 from watchdocker.config import load_settings
@@ -127,6 +128,23 @@ def update_paused_at(
     )
 
 
+STEP_PAUSE = Path(__file__).with_name("step_pause")
+
+
+def cli_update_paused_at(
+    step: str, container: str, cfg: Path, pause_file: Path
+) -> subprocess.Popen:
+    """`watch-docker update CONTAINER --json` as a user runs it (its flow included), whose
+    updater pauses once `step` is journalled (step_pause/sitecustomize.py)."""
+    path = os.pathsep.join(filter(None, [str(STEP_PAUSE), os.environ.get("PYTHONPATH")]))
+    env = {
+        "PYTHONPATH": path,
+        "WATCHDOCKER_TEST_PAUSE_AT_STEP": step,
+        "WATCHDOCKER_TEST_PAUSE_FILE": str(pause_file),
+    }
+    return start_cli("update", container, "--json", "--config", str(cfg), env=env)
+
+
 def journal_step(state_dir: Path, container: str) -> str | None:
     for path in state_dir.glob(f"journal/*/{container}.json"):
         try:
@@ -146,14 +164,13 @@ def wait_for_step(state_dir: Path, container: str, step: str, process: subproces
 
 
 def hold_port_during_update(
-    container: str, new_image_id: str, port: int, cfg: Path, tmp_path: Path
+    start: Callable[[Path], subprocess.Popen], container: str, port: int, cfg: Path, pause: Path
 ) -> tuple[subprocess.Popen, socket.socket]:
-    """An update paused once the old container is stopped and aside; another process takes
-    the old container's host port meanwhile, so that neither the new container nor the old
-    one can start. Returns the update, running on, and the port's holder."""
-    pause = tmp_path / "pause"
+    """An update (`start(pause)`) paused once the old container is stopped and aside; another
+    process takes the old container's host port meanwhile, so that neither the new container
+    nor the old one can start. Returns the update, running on, and the port's holder."""
     pause.touch()
-    process = update_paused_at("renamed", container, new_image_id, cfg, pause)
+    process = start(pause)
     wait_for_step(load_settings(cfg).state_dir, container, "renamed", process)
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -163,18 +180,23 @@ def hold_port_during_update(
     return process, holder
 
 
-def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path):
-    ref, v2_id = two_versions("port")
+def test_failed_start_port_taken_is_rolled_back(config, tmp_path: Path, prefect_server: str):
+    ref, _ = two_versions("port")
     port = _free_port()
     container = run_v1(ref, "port", "-p", f"127.0.0.1:{port}:8080")
     old_id = inspect(container)["Id"]
-    process, holder = hold_port_during_update(container, v2_id, port, config(), tmp_path)
+    cfg = config()
+
+    def start(pause: Path) -> subprocess.Popen:
+        return cli_update_paused_at("renamed", container, cfg, pause)
+
+    process, holder = hold_port_during_update(start, container, port, cfg, tmp_path / "pause")
     # The port is given back 15 s later, while the rollback still retries the old container.
     threading.Timer(15.0, holder.close).start()
     started = time.monotonic()
     out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 60)
-    assert process.returncode == 0, err
-    result = json.loads(out)
+    assert process.returncode == 1, err  # a rollback is a non-zero exit
+    [result] = json.loads(out)["results"]
     assert result["result"] == "rolled_back"
     assert "address already in use" in result["reason"] or "allocated" in result["reason"]
     assert time.monotonic() - started >= 14

@@ -122,7 +122,7 @@ def test_dry_run_says_what_would_be_updated_and_counts_it(
     code, rows, err = update_json("--all", "--dry-run", "--config", str(config))
     assert code == 0, err
     assert rows[outdated]["result"] == "would_update", rows
-    assert "->" in rows[outdated]["reason"] and current not in rows
+    assert "→" in rows[outdated]["reason"] and current not in rows
     done = watch_docker(
         "update", "--all", "--dry-run", "--config", str(config), env={"COLUMNS": "200"}
     )

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import watch_docker
+from conftest import start_cli, watch_docker
 from prefect.exceptions import ObjectNotFound
 from test_update import (
     FAST,
     _free_port,
+    cli_update_paused_at,
     containers_named,
     hold_port_during_update,
     inspect,
@@ -23,7 +25,6 @@ from test_update import (
     run_v1,
     two_versions,
 )
-from test_update import watch_docker as start_watch_docker
 
 import testbed as tb
 from watchdocker.config import load_settings
@@ -48,9 +49,7 @@ def test_two_updates_of_one_container_at_once(attempt: int, config, prefect_serv
     container = run_v1(ref, f"race{attempt}")
     # Long enough a health check that the two runs meet while one of them holds the lock.
     cfg = config(update={"stableSeconds": "3s"})
-    both = [
-        start_watch_docker("update", container, "--json", "--config", str(cfg)) for _ in range(2)
-    ]
+    both = [start_cli("update", container, "--json", "--config", str(cfg)) for _ in range(2)]
     outputs = [p.communicate(timeout=240) for p in both]
     for process, (_, err) in zip(both, outputs, strict=True):
         assert process.returncode == 0, err
@@ -162,7 +161,11 @@ def test_a_failed_rollback_is_recovered_by_the_next_scan(
     old_id = inspect(container)["Id"]
     url = f"json://127.0.0.1:{receiver.port}/hook"
     cfg = write_config(scan={"cacheTTL": "0s"}, update=FAST, notify={"urls": [url]})
-    process, holder = hold_port_during_update(container, port, cfg, tmp_path)
+
+    def start(pause: Path) -> subprocess.Popen:
+        return cli_update_paused_at("renamed", container, cfg, pause)
+
+    process, holder = hold_port_during_update(start, container, port, cfg, tmp_path / "pause")
     try:
         out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 90)
     finally:

@@ -5,7 +5,7 @@ under it meanwhile.
     python tests/integration/update_driver.py CONFIG CONTAINER IMAGE DIGEST STEP [PAUSE_FILE]
 
 After journalling STEP it waits while PAUSE_FILE exists, or without one until it is killed
-(at most PAUSE_LIMIT seconds either way), then goes on. It prints the replacement's result as
+(`step_pause/pausing.py`), then goes on. It prints the replacement's result as
 JSON.
 """
 
@@ -14,28 +14,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
+
+from step_pause.pausing import pause_at
 
 from watchdocker.config import load_settings
 from watchdocker.flows.clients import engine_for, updater_for
 from watchdocker.reference import ImageReference
 from watchdocker.update.journal import Step
 from watchdocker.update.pull import pull_by_digest
-from watchdocker.update.updater import StepHook
-
-PAUSE_LIMIT = 600.0  # bounded: a test that died must not leave this waiting for good
-
-
-def pause_at(step: Step, pause_file: Path | None) -> StepHook:
-    def hook(reached: Step) -> None:
-        if reached != step:
-            return
-        deadline = time.monotonic() + PAUSE_LIMIT
-        while time.monotonic() < deadline and (pause_file is None or pause_file.exists()):
-            time.sleep(0.05)
-
-    return hook
 
 
 def main(config: str, container: str, image: str, digest: str, step: Step, *pause: str) -> None:
