@@ -163,7 +163,7 @@ def test_a_container_labelled_for_approval_waits_without_the_setting(
     prefect_server, approval_config
 ):
     # The label is the one the scan's discovery read: the update does not inspect again.
-    approver = f"erin-{tb.RUN_ID}"
+    approver = f"ivan-{tb.RUN_ID}"  # an approver of its own: codes are used once
     config = approval_config(approver, gate="none")
     plain, _ = outdated("unlabelled")
     [result] = RunningUpdate(plain, config).result().results
