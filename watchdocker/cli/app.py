@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -271,15 +270,13 @@ def serve(config: ConfigOption = None) -> None:
         prepare_environment,
         ui_login_hint,
     )
-    from watchdocker.deployments.server_services import as_prefect_ships
 
     prepare_environment(settings, console_level="INFO")
     # The embedded server writes its log where serve can watch it for failing services.
     embedded = not os.environ.get("PREFECT_API_URL")
     server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
-        # Its own server runs in its process: one Prefect loaded, not two (bench/idle.py).
-        with prefect_api(settings, notice=False, in_process=not as_prefect_ships()) as api_url:
+        with prefect_api(settings, notice=False) as api_url:
             from watchdocker.deployments.serving import serve_deployments
 
             ui = api_url.removesuffix("/api")
@@ -287,15 +284,6 @@ def serve(config: ConfigOption = None) -> None:
             serve_deployments(settings, str(config) if config else None, api_url, server_log)
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
-    except SystemExit as exc:  # how Prefect's Runner ends on SIGTERM
-        if exc.code not in (0, None):
-            raise
-    # Stopped, drained and flushed: tearing down an interpreter that holds Prefect's server
-    # (thousands of modules, its database pool) would add seconds to every stop.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 @app.command()

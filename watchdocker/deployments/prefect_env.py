@@ -22,11 +22,6 @@ from pathlib import Path
 import httpx
 
 from watchdocker.config import Settings
-from watchdocker.deployments.hosted_server import (
-    HostedServer,
-    limit_malloc_arenas,
-    wait_for_users,
-)
 from watchdocker.deployments.server_guard import (
     MUTEX_FILE,
     SERVER_FILE,
@@ -212,29 +207,6 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     return process
 
 
-def host_local_server(settings: Settings) -> HostedServer:
-    """The local server in this process (`hosted_server`), once it answers; the caller stops
-    it. Before any Prefect import: it sets this process's Prefect settings."""
-    home = secure_state(settings)
-    defaults, own = local_server_environment(settings, home)
-    arenas = defaults.pop("MALLOC_ARENA_MAX", None)
-    if arenas and "MALLOC_ARENA_MAX" not in os.environ:
-        limit_malloc_arenas(int(arenas))  # the variable acts only at a process's start
-    for name, value in defaults.items():
-        os.environ.setdefault(name, value)
-    os.environ.update(own)
-    os.environ["PREFECT_API_URL"] = local_api_url(settings)
-    server = HostedServer(home, settings.server.host, settings.server.port)
-    server.start()
-    try:
-        _wait_until_answers(settings, server.running, home / "server.log")
-    except ServerUnavailable:
-        server.stop()
-        raise
-    _record_server(home, local_api_url(settings), os.getpid())
-    return server
-
-
 def _wait_until_answers(settings: Settings, alive: Callable[[], bool], log_path: Path) -> None:
     url = local_api_url(settings)
     credential = api_credential(secure_state(settings))
@@ -281,8 +253,8 @@ def _alive(pid: object) -> bool:
 
 def _runs_here(home: Path, url: str) -> bool:
     """Whether the server at `url` is this home's: recorded here by the command that started
-    it, the process it lives with alive (serve, or a one-off command's guard), and it accepts
-    this home's credential (a server whose home is gone has another)."""
+    it, its guard alive, and it accepts this home's credential (a server whose home is gone
+    has another)."""
     try:
         record = json.loads((home / SERVER_FILE).read_text())
     except (OSError, ValueError):
@@ -309,13 +281,10 @@ def _refuse_what_holds_the_port(settings: Settings, home: Path) -> None:
 
 
 @contextlib.contextmanager
-def prefect_api(
-    settings: Settings, *, notice: bool = True, in_process: bool = False
-) -> Iterator[str]:
+def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
     """The API to run flows against (after `prepare_environment`): PREFECT_API_URL, else the
     local server of this state directory when it runs (`watch-docker serve`'s, or another
-    command's), else a local server for the duration of the block: in this process with
-    `in_process` (serve), else in a process of its own that other commands may adopt."""
+    command's), else a local server started for the duration of the block."""
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         check_api(configured, os.environ.get("PREFECT_API_AUTH_STRING"))
@@ -324,7 +293,6 @@ def prefect_api(
     home = secure_state(settings)
     url = local_api_url(settings)
     started: subprocess.Popen | None = None
-    hosted: HostedServer | None = None
     users: int | None = None
     # Serialised with other commands of this home: one starts the server, the others adopt it.
     with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT + 30) as mine:
@@ -343,10 +311,7 @@ def prefect_api(
                     "(`watch-docker serve` keeps one running)",
                     file=sys.stderr,
                 )
-            if in_process:
-                hosted = host_local_server(settings)
-            else:
-                started = start_local_server(settings)
+            started = start_local_server(settings)
     os.environ["PREFECT_API_URL"] = url
     try:
         yield url
@@ -357,8 +322,6 @@ def prefect_api(
             os.close(users)
         if started is not None:
             _stop_unless_used(home, started)
-        if hosted is not None:
-            _stop_hosted(home, hosted)
 
 
 def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
@@ -368,21 +331,6 @@ def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
         if mine and nobody_uses(home):
             stop_process(guard)
             (home / SERVER_FILE).unlink(missing_ok=True)
-
-
-def _stop_hosted(home: Path, hosted: HostedServer) -> None:
-    """Stops the server of this process once the commands that adopted it are done, or a
-    minute has passed (a stop is not held up for long); none adopts it meanwhile."""
-    # It ends with this process anyway: without the lock too, should another command hold it
-    # for that long.
-    with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT):
-        (home / SERVER_FILE).unlink(missing_ok=True)
-        if not wait_for_users(home):
-            print(
-                "watch-docker: stopping the Prefect server while commands still use it",
-                file=sys.stderr,
-            )
-        hosted.stop()
 
 
 def drain_prefect_workers(timeout: float = 10.0) -> None:
