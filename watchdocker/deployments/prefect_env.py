@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -155,15 +155,19 @@ def check_api(api_url: str, auth_string: str | None) -> None:
         )
 
 
-def local_server_environment(settings: Settings, home: Path) -> tuple[dict, dict]:
-    """The local server's settings: defaults (what the user set wins over them) and what is
-    this state directory's own (wins over what the user set)."""
+def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
+    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
+    server.addr with SQLite under the state directory, requiring the state directory's
+    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
+    process. Returns the guard: stop_process ends both."""
+    home = secure_state(settings)
+    log_path = log_file or home / "server.log"
     credential = api_credential(home)
-    defaults = {
+    shipped = as_prefect_ships()
+    env = {
         **retention_environment(settings),
-        **({} if as_prefect_ships() else lean_environment()),
-    }
-    own = {
+        **({} if shipped else lean_environment()),
+        **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # The UI finds its API from these, not from --host/--port (else it asks port 4200).
@@ -172,22 +176,8 @@ def local_server_environment(settings: Settings, home: Path) -> tuple[dict, dict
         "PREFECT_SERVER_API_AUTH_STRING": credential,
         "PREFECT_API_AUTH_STRING": credential,
     }
-    return defaults, own
-
-
-def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
-    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
-    server.addr with SQLite under the state directory, requiring the state directory's
-    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the
-    calling process. Returns the guard: stop_process ends both."""
-    home = secure_state(settings)
-    log_path = log_file or home / "server.log"
-    defaults, own = local_server_environment(settings, home)
-    env = {**defaults, **os.environ, **own}
     env.pop("PREFECT_API_URL", None)
-    lighter = ["watchdocker.deployments.embedded_server", str(home), "--"]
-    if as_prefect_ships():
-        lighter = []
+    lighter = [] if shipped else ["watchdocker.deployments.embedded_server", str(home), "--"]
     command = [
         sys.executable, "-m", "watchdocker.deployments.server_guard", str(home), "--",
         sys.executable, "-m", *(lighter or ["prefect"]), "server", "start",
@@ -198,34 +188,21 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    try:
-        _wait_until_answers(settings, lambda: process.poll() is None, log_path)
-    except ServerUnavailable:
-        stop_process(process)
-        raise
-    _record_server(home, local_api_url(settings), process.pid)
-    return process
-
-
-def _wait_until_answers(settings: Settings, alive: Callable[[], bool], log_path: Path) -> None:
     url = local_api_url(settings)
-    credential = api_credential(secure_state(settings))
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
             if _api_status(url, credential, timeout=1.0) == 200:
-                return
-        if not alive():
+                record = json.dumps({"url": url, "pid": process.pid})
+                (home / SERVER_FILE).write_text(record)
+                return process
+        if process.poll() is not None:
             raise ServerUnavailable(
-                f"the local Prefect server stopped before it answered; see {log_path}"
+                f"the local Prefect server exited with code {process.returncode}; see {log_path}"
             )
         time.sleep(0.25)
+    stop_process(process)
     raise ServerUnavailable(f"the local Prefect server did not answer at {url}; see {log_path}")
-
-
-def _record_server(home: Path, url: str, pid: int) -> None:
-    """What `_runs_here` checks: the server's URL and the process whose life is the server's."""
-    (home / SERVER_FILE).write_text(json.dumps({"url": url, "pid": pid}))
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
