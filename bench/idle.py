@@ -147,7 +147,8 @@ def measure_phase(bench: Harness, label: str, environment: dict[str, str]) -> Fi
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}},
         **environment,
-        "WATCH_SERVER_ADDR": f"127.0.0.1:{port}",
+        "WATCH_PREFECT_ADDR": f"127.0.0.1:{port}",
+        "WATCH_SERVER_ADDR": f"127.0.0.1:{free_port()}",
         "WATCH_STATE_DIR": str(folder / "state"),
     }
     print(f"... {label}: starting serve on port {port}", file=sys.stderr, flush=True)

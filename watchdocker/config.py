@@ -81,16 +81,52 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def _host_port(value: str, example: str) -> str:
+    _, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port (example: {example})")
+    return value
+
+
 class ServerConfig(_Section):
+    """The HTTP API (`watchdocker.api`), served by `watch-docker serve`."""
+
+    addr: str = Field(
+        ":8080",
+        description="host:port of the HTTP API; no host: every interface once a user is "
+        "configured, loopback until then",
+    )
+    cors_origins: StrList = Field(
+        default_factory=list,
+        alias="corsOrigins",
+        description="origins allowed to call the API from a browser (none: CORS off)",
+    )
+
+    @field_validator("addr")
+    @classmethod
+    def _addr(cls, value: str) -> str:
+        return _host_port(value, ":8080")
+
+    @property
+    def host(self) -> str:
+        """The host as written, empty when none was."""
+        return self.addr.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.addr.rpartition(":")[2])
+
+
+class PrefectConfig(_Section):
+    """The local Prefect server and UI that `serve` starts when PREFECT_API_URL names none."""
+
     addr: str = Field("127.0.0.1:4200", description="host:port of the local Prefect server and UI")
 
     @field_validator("addr")
     @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port (example: 127.0.0.1:4200)")
-        return value if host else f"127.0.0.1:{port}"
+    def _addr(cls, value: str) -> str:
+        _host_port(value, "127.0.0.1:4200")
+        return value if value.rpartition(":")[0] else f"127.0.0.1:{value.rpartition(':')[2]}"
 
     # How long the embedded server keeps events and finished runs
     # (watchdocker.deployments.server_retention).
@@ -112,6 +148,58 @@ class ServerConfig(_Section):
     @property
     def port(self) -> int:
         return int(self.addr.rpartition(":")[2])
+
+
+class AuthConfig(_Section):
+    """The API's user (seed: USER_NAME, USER_PASSWORD), the second factor and the tokens."""
+
+    username: str | None = Field(None, description="the user who logs in to the API")
+    password: SecretStr | None = Field(None, description="their password, in clear")
+    password_hash: SecretStr | None = Field(
+        None, alias="passwordHash", description="or its argon2 or bcrypt hash"
+    )
+    secondary_verification: bool = Field(
+        False, alias="secondaryVerification", description="ask a second factor at login"
+    )
+    allowed_domains: StrList = Field(
+        default_factory=list,
+        alias="allowedDomains",
+        description="hosts 2FA requests may come to (none: any)",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None,
+        alias="jwtSecret",
+        description="key that signs tokens; default: one made once under the state directory",
+    )
+    login_attempts: int = Field(
+        5, ge=1, le=100, alias="loginAttempts", description="failures that lock a user or address"
+    )
+    login_lockout: Duration = Field(
+        timedelta(minutes=15),
+        alias="loginLockout",
+        description="the window those failures count in, and how long the lock lasts",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> AuthConfig:
+        if self.password is not None and self.password_hash is not None:
+            raise ValueError(
+                "auth.password (USER_PASSWORD) and auth.passwordHash (USER_PASSWORD_HASH) "
+                "are both set: choose one"
+            )
+        has_secret = self.password is not None or self.password_hash is not None
+        if self.username and not has_secret:
+            raise ValueError(
+                "auth.username (USER_NAME) is set without a password: set USER_PASSWORD "
+                "or USER_PASSWORD_HASH"
+            )
+        if has_secret and not self.username:
+            raise ValueError("a password is set without auth.username (USER_NAME)")
+        return self
+
+    @property
+    def user_configured(self) -> bool:
+        return bool(self.username)
 
 
 class DockerConfig(_Section):
@@ -292,6 +380,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
 
     server: ServerConfig = Field(default_factory=ServerConfig)
+    prefect: PrefectConfig = Field(default_factory=PrefectConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     docker: DockerConfig = Field(default_factory=DockerConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
     update: UpdateConfig = Field(default_factory=UpdateConfig)
@@ -330,8 +420,18 @@ class Settings(BaseSettings):
 # Environment name -> YAML path: the original design's names where it gives one.
 ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_SERVER_ADDR": ("server", "addr"),
-    "WATCH_SERVER_EVENT_RETENTION": ("server", "eventRetention"),
-    "WATCH_SERVER_RUN_RETENTION": ("server", "runRetention"),
+    "WATCH_SERVER_CORS_ORIGINS": ("server", "corsOrigins"),
+    "WATCH_PREFECT_ADDR": ("prefect", "addr"),
+    "WATCH_PREFECT_EVENT_RETENTION": ("prefect", "eventRetention"),
+    "WATCH_PREFECT_RUN_RETENTION": ("prefect", "runRetention"),
+    "USER_NAME": ("auth", "username"),
+    "USER_PASSWORD": ("auth", "password"),
+    "USER_PASSWORD_HASH": ("auth", "passwordHash"),
+    "IS_SECONDARY_VERIFICATION": ("auth", "secondaryVerification"),
+    "TWOFA_ALLOWED_DOMAINS": ("auth", "allowedDomains"),
+    "WATCH_JWT_SECRET": ("auth", "jwtSecret"),
+    "WATCH_LOGIN_ATTEMPTS": ("auth", "loginAttempts"),
+    "WATCH_LOGIN_LOCKOUT": ("auth", "loginLockout"),
     "WATCH_DOCKER_HOST": ("docker", "host"),
     "WATCH_DOCKER_INCLUDE_STOPPED": ("docker", "includeStopped"),
     "WATCH_SCAN_INTERVAL": ("scan", "interval"),
@@ -374,7 +474,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
 # WATCH_REGISTRY_AUTH_<n>_{HOST,USERNAME,PASSWORD}: one registry credential each n.
 _AUTH_VAR = re.compile(r"WATCH_REGISTRY_AUTH_(\d+)_(HOST|USERNAME|PASSWORD)")
 CONFIG_FILE_VAR = "WATCH_CONFIG"
-_SECRET_KEYS = {"password", "otpSecret", "secret"}
+_SECRET_KEYS = {"password", "passwordHash", "otpSecret", "secret", "jwtSecret"}
 
 
 def default_config_paths() -> list[Path]:
@@ -482,7 +582,7 @@ def _may_hold_a_secret(loc: tuple[str | int, ...]) -> bool:
     return (
         loc[:2] == ("registry", "auth")
         or loc == ("registry",)
-        or loc[:1] in (("notify",), ("twofa",))
+        or loc[:1] in (("notify",), ("twofa",), ("auth",))
         or bool(loc and loc[-1] in _SECRET_KEYS)
     )
 

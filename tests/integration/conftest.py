@@ -87,6 +87,7 @@ def _free_port() -> int:
 
 
 SERVE_HOMES: dict[str, Path] = {}  # the API of each `serve` start_serve ran -> its Prefect home
+SERVE_HTTP: dict[str, str] = {}  # the Prefect API of each `serve` start_serve ran -> its HTTP API
 
 
 def api_credential(api: str) -> str:
@@ -117,7 +118,8 @@ def start_serve(
     `env` adds to its environment), once its deployments are registered."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}},
-        "WATCH_SERVER_ADDR": f"127.0.0.1:{port}",
+        "WATCH_PREFECT_ADDR": f"127.0.0.1:{port}",
+        "WATCH_SERVER_ADDR": f"127.0.0.1:{_free_port()}",
         "WATCH_STATE_DIR": str(folder / "state"),
         **(env or {}),
     }
@@ -130,6 +132,7 @@ def start_serve(
     api = env.get("PREFECT_API_URL") or f"http://127.0.0.1:{port}/api"
     if "PREFECT_API_URL" not in env:
         SERVE_HOMES[api] = folder / "state" / "prefect"
+    SERVE_HTTP[api] = f"http://{env['WATCH_SERVER_ADDR']}"
     deadline = time.monotonic() + 120
     while len(deployments(api)) < 2:
         assert process.poll() is None, (folder / "err.log").read_text()

@@ -106,7 +106,7 @@ def test_embedded_default_starts_a_local_server_and_exits_cleanly(
     """No PREFECT_API_URL and no server running: the command brings up its own (SQLite under
     the state directory), runs the flow, stops it, and prints no traceback."""
     env = {
-        "WATCH_SERVER_ADDR": f"127.0.0.1:{_free_port()}",
+        "WATCH_PREFECT_ADDR": f"127.0.0.1:{_free_port()}",
         "WATCH_STATE_DIR": str(tmp_path / "state"),
     }
     clean = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}

@@ -54,7 +54,7 @@ def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):
         assert suspended()
 
         env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
-        env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(tmp_path / "state"))
+        env.update(WATCH_PREFECT_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(tmp_path / "state"))
 
         def approve(code: str) -> subprocess.CompletedProcess:
             return subprocess.run(

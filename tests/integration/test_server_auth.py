@@ -35,7 +35,7 @@ def one_off(state: Path, port: int, *args: str) -> subprocess.Popen:
         for k, v in os.environ.items()
         if k not in {"PREFECT_API_URL", "PREFECT_HOME", "PREFECT_API_AUTH_STRING"}
     }
-    env.update(WATCH_SERVER_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(state))
+    env.update(WATCH_PREFECT_ADDR=f"127.0.0.1:{port}", WATCH_STATE_DIR=str(state))
     return subprocess.Popen(
         [sys.executable, "-m", "watchdocker.cli.app", *args],
         stdout=subprocess.PIPE,
@@ -209,7 +209,7 @@ def test_a_server_whose_home_is_gone_is_not_adopted(state: Path, port: int, tmp_
         assert code == 1
         [line] = err.strip().splitlines()
         assert f"not this state directory's ({state / 'prefect'}) answers at {api}" in line
-        assert "WATCH_SERVER_ADDR" in line
+        assert "WATCH_PREFECT_ADDR" in line
     finally:
         os.killpg(stranger.pid, signal.SIGKILL)
         stranger.wait()

@@ -78,8 +78,11 @@ def attr(settings: Settings, dotted: str) -> Any:
 def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     settings = load_settings()
-    assert settings.server.addr == "127.0.0.1:4200"
-    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 4200)
+    assert settings.server.addr == ":8080"
+    assert (settings.server.host, settings.server.port) == ("", 8080)
+    assert settings.prefect.addr == "127.0.0.1:4200"
+    assert (settings.prefect.host, settings.prefect.port) == ("127.0.0.1", 4200)
+    assert settings.auth.username is None and not settings.auth.secondary_verification
     assert settings.docker.host is None
     assert settings.docker.include_stopped is False
     assert settings.scan.interval is None and settings.scan.cron is None
@@ -222,10 +225,10 @@ def test_empty_file_gives_defaults(
 
 
 @pytest.mark.parametrize(("addr", "expected"), [(":8080", "127.0.0.1:8080"), ("h:1", "h:1")])
-def test_server_addr_forms(
+def test_prefect_addr_forms(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, addr: str, expected: str
 ) -> None:
-    assert load(tmp_path, None, monkeypatch, WATCH_SERVER_ADDR=addr).server.addr == expected
+    assert load(tmp_path, None, monkeypatch, WATCH_PREFECT_ADDR=addr).prefect.addr == expected
 
 
 # --- which file ---------------------------------------------------------------------------
@@ -296,9 +299,27 @@ def test_directory_as_file_is_a_config_error(tmp_path: Path) -> None:
 
 # One valid sample per variable: raw text -> (attribute, expected value).
 ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
-    "WATCH_SERVER_ADDR": ("0.0.0.0:8080", "server.addr", "0.0.0.0:8080"),
-    "WATCH_SERVER_EVENT_RETENTION": ("6h", "server.event_retention", timedelta(hours=6)),
-    "WATCH_SERVER_RUN_RETENTION": ("7d", "server.run_retention", timedelta(days=7)),
+    "WATCH_SERVER_ADDR": ("0.0.0.0:9090", "server.addr", "0.0.0.0:9090"),
+    "WATCH_SERVER_CORS_ORIGINS": (
+        "https://a.example",
+        "server.cors_origins",
+        ["https://a.example"],
+    ),
+    "WATCH_PREFECT_ADDR": ("0.0.0.0:8080", "prefect.addr", "0.0.0.0:8080"),
+    "WATCH_PREFECT_EVENT_RETENTION": ("6h", "prefect.event_retention", timedelta(hours=6)),
+    "WATCH_PREFECT_RUN_RETENTION": ("7d", "prefect.run_retention", timedelta(days=7)),
+    "USER_NAME": ("admin", "auth.username", "admin"),
+    "USER_PASSWORD": ("pw", "auth.password", SecretStr("pw")),
+    "USER_PASSWORD_HASH": ("$argon2id$x", "auth.password_hash", SecretStr("$argon2id$x")),
+    "WATCH_JWT_SECRET": ("k" * 32, "auth.jwt_secret", SecretStr("k" * 32)),
+    "IS_SECONDARY_VERIFICATION": ("true", "auth.secondary_verification", True),
+    "TWOFA_ALLOWED_DOMAINS": (
+        "a.example,b.example",
+        "auth.allowed_domains",
+        ["a.example", "b.example"],
+    ),
+    "WATCH_LOGIN_ATTEMPTS": ("7", "auth.login_attempts", 7),
+    "WATCH_LOGIN_LOCKOUT": ("5m", "auth.login_lockout", timedelta(minutes=5)),
     "WATCH_DOCKER_HOST": ("tcp://10.0.0.1:2375", "docker.host", "tcp://10.0.0.1:2375"),
     "WATCH_DOCKER_INCLUDE_STOPPED": ("true", "docker.include_stopped", True),
     "WATCH_SCAN_INTERVAL": ("1h30m", "scan.interval", timedelta(minutes=90)),
@@ -351,7 +372,12 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_STATE_DIR": ("/srv/wd", "state_dir", Path("/srv/wd")),
 }
 # What a sample needs besides itself to be a valid configuration.
-ENV_COMPANIONS = {"WATCH_UPDATE_CRON": {"WATCH_UPDATE_ENABLED": "true"}}
+ENV_COMPANIONS = {
+    "WATCH_UPDATE_CRON": {"WATCH_UPDATE_ENABLED": "true"},
+    "USER_NAME": {"USER_PASSWORD": "pw"},
+    "USER_PASSWORD": {"USER_NAME": "admin"},
+    "USER_PASSWORD_HASH": {"USER_NAME": "admin"},
+}
 
 
 def test_every_env_var_has_a_sample() -> None:
@@ -371,7 +397,7 @@ def test_env_var_wins_over_the_file(
 ) -> None:
     raw, dotted, expected = ENV_SAMPLES[name]
     text = SEED_FILE.replace("  interval: 1h30m\n", "") if name == "WATCH_SCAN_CRON" else SEED_FILE
-    settings = load(tmp_path, text, monkeypatch, **{name: raw})
+    settings = load(tmp_path, text, monkeypatch, **{name: raw}, **ENV_COMPANIONS.get(name, {}))
     assert attr(settings, dotted) == expected
 
 
@@ -575,6 +601,7 @@ ERRORS = [
         ["docker.includeStopped", "WATCH_DOCKER_INCLUDE_STOPPED", "'maybe'"],
     ),
     ("server:\n  addr: nohost\n", {}, ["server.addr", "WATCH_SERVER_ADDR", "'nohost'"]),
+    ("prefect:\n  addr: nohost\n", {}, ["prefect.addr", "WATCH_PREFECT_ADDR", "'nohost'"]),
     ("server:\n  addr: h:70000\n", {}, ["server.addr", "'h:70000'"]),
     ("logging:\n  level: loud\n", {}, ["logging.level", "WATCH_LOG_LEVEL", "'loud'"]),
     ("scan: [1, 2]\n", {}, ["scan"]),
@@ -977,7 +1004,7 @@ def test_readme_documents_every_env_var() -> None:
 # --- retention of the embedded server ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["WATCH_SERVER_EVENT_RETENTION", "WATCH_SERVER_RUN_RETENTION"])
+@pytest.mark.parametrize("name", ["WATCH_PREFECT_EVENT_RETENTION", "WATCH_PREFECT_RUN_RETENTION"])
 def test_retention_below_an_hour_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

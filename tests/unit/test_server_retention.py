@@ -7,7 +7,7 @@ from datetime import timedelta
 from prefect.settings.models.server.events import ServerEventsSettings
 from prefect.settings.models.server.services import ServerServicesDBVacuumSettings
 
-from watchdocker.config import ServerConfig, Settings
+from watchdocker.config import PrefectConfig, Settings
 from watchdocker.deployments.server_retention import retention_environment
 
 
@@ -18,8 +18,8 @@ def test_defaults_keep_events_a_day_and_runs_a_week():
 
 
 def test_prefect_reads_them_as_meant(monkeypatch):
-    server = ServerConfig(eventRetention=timedelta(hours=6), runRetention=timedelta(days=7))
-    for name, value in retention_environment(Settings(server=server)).items():
+    server = PrefectConfig(eventRetention=timedelta(hours=6), runRetention=timedelta(days=7))
+    for name, value in retention_environment(Settings(prefect=server)).items():
         monkeypatch.setenv(name, value)
     assert ServerEventsSettings().retention_period == timedelta(hours=6)
     vacuum = ServerServicesDBVacuumSettings()

@@ -1,2 +1,2 @@
-"""The HTTP API's routes (next: issue 10). A door: each route calls the core or runs a flow,
-never holds a rule of its own."""
+"""The HTTP API (`watch-docker serve` serves it): a door. Each route calls the core or runs a
+flow of the same deployments the schedules run; no rule lives here."""

@@ -19,6 +19,9 @@ from watchdocker.cli.totp import totp_app
 from watchdocker.config import Settings
 
 if TYPE_CHECKING:
+    import socket
+
+    from watchdocker.api.listen import ListenAddress
     from watchdocker.container_status import ScanReport
 
 T = TypeVar("T")
@@ -272,17 +275,47 @@ def serve(config: ConfigOption = None) -> None:
     )
 
     prepare_environment(settings, console_level="INFO")
+    # Bound before the Prefect server starts: a taken or refused address stops serve at once.
+    address, api_socket = _bind_api(settings)
     # The embedded server writes its log where serve can watch it for failing services.
     embedded = not os.environ.get("PREFECT_API_URL")
     server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
         with prefect_api(settings, notice=False) as api_url:
+            from watchdocker.api.app import create_app
+            from watchdocker.api.context import ApiContext
+            from watchdocker.api.server import ApiServer
             from watchdocker.deployments.serving import serve_deployments
+            from watchdocker.engine.client import EngineUnavailable, connect
 
+            config_file = str(config) if config else None
+            try:
+                engine = connect(settings.docker.host)
+            except EngineUnavailable as exc:
+                raise fail(str(exc)) from None
+            context = ApiContext(settings, config_file, api_url, engine)
+            api = ApiServer(create_app(context), address, api_socket)
             ui = api_url.removesuffix("/api")
             print(f"watch-docker: Prefect UI at {ui}{ui_login_hint(settings, api_url)}", flush=True)
-            serve_deployments(settings, str(config) if config else None, api_url, server_log)
+            print(f"watch-docker: API at {address.url} (docs: {address.url}/docs)", flush=True)
+            if address.note:
+                print(f"watch-docker: {address.note}", flush=True)
+            serve_deployments(settings, config_file, api_url, server_log, companions=[api])
     except ServerUnavailable as exc:
+        raise fail(str(exc)) from None
+
+
+def _bind_api(settings: Settings) -> tuple[ListenAddress, socket.socket]:
+    """The API's address and its bound socket, or exit with one line saying why not."""
+    from watchdocker.api.listen import ListenRefused, listen_address
+    from watchdocker.api.server import ApiUnavailable, bind
+
+    try:
+        address = listen_address(settings)
+        return address, bind(address)
+    except ListenRefused as exc:
+        raise fail(str(exc), 2) from None
+    except ApiUnavailable as exc:
         raise fail(str(exc)) from None
 
 

@@ -112,7 +112,7 @@ def prepare_environment(settings: Settings, *, console_level: str = "CRITICAL") 
 
 
 def local_api_url(settings: Settings) -> str:
-    return f"http://{settings.server.host}:{settings.server.port}/api"
+    return f"http://{settings.prefect.host}:{settings.prefect.port}/api"
 
 
 def ui_login_hint(settings: Settings, api_url: str) -> str:
@@ -157,7 +157,7 @@ def check_api(api_url: str, auth_string: str | None) -> None:
 
 def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
     """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
-    server.addr with SQLite under the state directory, requiring the state directory's
+    prefect.addr with SQLite under the state directory, requiring the state directory's
     credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
     process. Returns the guard: stop_process ends both."""
     home = secure_state(settings)
@@ -171,8 +171,8 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # The UI finds its API from these, not from --host/--port (else it asks port 4200).
-        "PREFECT_SERVER_API_HOST": settings.server.host,
-        "PREFECT_SERVER_API_PORT": str(settings.server.port),
+        "PREFECT_SERVER_API_HOST": settings.prefect.host,
+        "PREFECT_SERVER_API_PORT": str(settings.prefect.port),
         "PREFECT_SERVER_API_AUTH_STRING": credential,
         "PREFECT_API_AUTH_STRING": credential,
     }
@@ -181,7 +181,7 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     command = [
         sys.executable, "-m", "watchdocker.deployments.server_guard", str(home), "--",
         sys.executable, "-m", *(lighter or ["prefect"]), "server", "start",
-        "--host", settings.server.host, "--port", str(settings.server.port),
+        "--host", settings.prefect.host, "--port", str(settings.prefect.port),
     ]  # fmt: skip
     log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(log_fd, "ab") as log:
@@ -246,15 +246,15 @@ def _runs_here(home: Path, url: str) -> bool:
 
 def _refuse_what_holds_the_port(settings: Settings, home: Path) -> None:
     url = local_api_url(settings)
-    change = "stop it, or set server.addr (WATCH_SERVER_ADDR) to a free port"
+    change = "stop it, or set prefect.addr (WATCH_PREFECT_ADDR) to a free port"
     if api_is_healthy(url):
         raise ServerUnavailable(
             f"a Prefect server that is not this state directory's ({home}) answers at {url}: "
             + change
         )
     with contextlib.suppress(OSError):
-        socket.create_connection((settings.server.host, settings.server.port), timeout=1).close()
-        raise ServerUnavailable(f"something else listens on {settings.server.addr}: {change}")
+        socket.create_connection((settings.prefect.host, settings.prefect.port), timeout=1).close()
+        raise ServerUnavailable(f"something else listens on {settings.prefect.addr}: {change}")
 
 
 @contextlib.contextmanager

@@ -12,8 +12,8 @@ from watchdocker.config import Settings
 def retention_environment(settings: Settings) -> dict[str, str]:
     """Prefect's settings for the server `start_local_server` starts; a PREFECT_* variable the
     user set wins over them."""
-    events = int(settings.server.event_retention.total_seconds())
-    runs = int(settings.server.run_retention.total_seconds())
+    events = int(settings.prefect.event_retention.total_seconds())
+    runs = int(settings.prefect.run_retention.total_seconds())
     return {
         # An ISO 8601 duration: this setting does not take plain seconds.
         "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": f"PT{events}S",

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import shlex
 import warnings
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prefect import Flow
 from prefect.client.orchestration import get_client
@@ -129,8 +130,20 @@ def serve_hint(specs: list[DeploymentSpec], config_file: str | None) -> list[str
     ]
 
 
+class Companion(Protocol):
+    """What runs beside the Runner while serve serves (the HTTP API, for one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 def serve_deployments(
-    settings: Settings, config_file: str | None, api_url: str, server_log: Path | None
+    settings: Settings,
+    config_file: str | None,
+    api_url: str,
+    server_log: Path | None,
+    companions: Sequence[Companion] = (),
 ) -> None:
     register_blocks()
     specs = deployment_specs(settings)
@@ -146,6 +159,8 @@ def serve_deployments(
     watch.start()
     expired = ExpiredApprovals(settings)
     expired.start()
+    for companion in companions:
+        companion.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
     # Prefect's `serve`, with watch-docker's hint in place of its banner. Schedules stay
@@ -161,5 +176,7 @@ def serve_deployments(
     except (KeyboardInterrupt, TerminationSignal):
         pass  # a stop asked for: the finally below and the caller clean up
     finally:
+        for companion in companions:
+            companion.stop()
         watch.stop()  # the local server stops next: that is no outage
         expired.stop()

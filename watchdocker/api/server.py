@@ -1,0 +1,56 @@
+"""The API served by uvicorn in a thread of `watch-docker serve`'s process, so that a route
+runs the same code, settings and Prefect client as the deployments serve runs. The socket is
+bound before the thread starts, so a taken port stops serve at once with one line."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import uvicorn
+from fastapi import FastAPI
+
+from watchdocker.api.listen import ListenAddress
+
+
+class ApiUnavailable(Exception):
+    """The API's address cannot be bound; the message names it and what to change."""
+
+
+def bind(address: ListenAddress) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address.host, address.port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ApiUnavailable(
+            f"the API cannot listen on {address.host}:{address.port}: {reason[:1].lower()}"
+            f"{reason[1:]}; set server.addr (WATCH_SERVER_ADDR) to a free address"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(False)  # flow-run subprocesses must not hold the API's port
+    return sock
+
+
+class ApiServer:
+    def __init__(self, app: FastAPI, address: ListenAddress, sock: socket.socket) -> None:
+        self.address = address
+        self._socket = sock
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
+
+    def _run(self) -> None:
+        # Signal handlers are installed only from the main thread: serve keeps its own.
+        self._server.run(sockets=[self._socket])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
