@@ -17,6 +17,7 @@ class ApiContext:
     config_file: str | None  # passed on to the flow runs the API starts
     prefect_api: str  # e.g. http://127.0.0.1:4200/api
     engine: docker.DockerClient
+    local_credential: str  # the CLI's (`watchdocker.auth.local_credential`)
 
     @property
     def prefect_ui(self) -> str:

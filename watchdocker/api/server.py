@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from watchdocker.api.listen import ListenAddress
+from watchdocker.auth.local_credential import publish_api_address, withdraw_api_address
 
 
 class ApiUnavailable(Exception):
@@ -36,9 +38,15 @@ def bind(address: ListenAddress) -> socket.socket:
 
 
 class ApiServer:
-    def __init__(self, app: FastAPI, address: ListenAddress, sock: socket.socket) -> None:
+    """Started, it publishes its address under the state directory for the CLI; stopped, it
+    withdraws it."""
+
+    def __init__(
+        self, app: FastAPI, address: ListenAddress, sock: socket.socket, state_dir: Path
+    ) -> None:
         self.address = address
         self._socket = sock
+        self._state_dir = state_dir
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
@@ -49,8 +57,10 @@ class ApiServer:
 
     def start(self) -> None:
         self._thread.start()
+        publish_api_address(self._state_dir, self.address.url)
 
     def stop(self) -> None:
+        withdraw_api_address(self._state_dir)
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._socket.close()

@@ -293,8 +293,11 @@ def serve(config: ConfigOption = None) -> None:
                 engine = connect(settings.docker.host)
             except EngineUnavailable as exc:
                 raise fail(str(exc)) from None
-            context = ApiContext(settings, config_file, api_url, engine)
-            api = ApiServer(create_app(context), address, api_socket)
+            from watchdocker.auth.local_credential import local_credential
+
+            credential = local_credential(settings.state_dir)
+            context = ApiContext(settings, config_file, api_url, engine, credential)
+            api = ApiServer(create_app(context), address, api_socket, settings.state_dir)
             ui = api_url.removesuffix("/api")
             print(f"watch-docker: Prefect UI at {ui}{ui_login_hint(settings, api_url)}", flush=True)
             print(f"watch-docker: API at {address.url} (docs: {address.url}/docs)", flush=True)

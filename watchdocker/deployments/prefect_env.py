@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from watchdocker.auth.secret_file import secret_file
 from watchdocker.config import Settings
 from watchdocker.deployments.server_guard import (
     MUTEX_FILE,
@@ -67,20 +68,7 @@ def secure_state(settings: Settings) -> Path:
 def api_credential(home: Path) -> str:
     """The local server's auth string (`watchdocker:<random>`, the user:password form the UI's
     login asks for), made once and kept in `home` with mode 0600."""
-    path = home / CREDENTIAL_FILE
-    if not path.exists():
-        # A draft of its own per caller (threads of one process share a pid).
-        draft = home / f".{CREDENTIAL_FILE}.{secrets.token_hex(8)}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(f"watchdocker:{secrets.token_urlsafe(32)}\n")
-        try:
-            os.link(draft, path)  # atomic: of two first commands at once, one credential wins
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
+    return secret_file(home / CREDENTIAL_FILE, lambda: f"watchdocker:{secrets.token_urlsafe(32)}")
 
 
 def auth_headers(auth_string: str | None) -> dict[str, str]:
