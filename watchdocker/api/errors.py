@@ -32,6 +32,8 @@ def validation_message(exc: RequestValidationError) -> str:
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         if error.get("type") == "json_invalid":
             message = "the body is not valid JSON"
+        elif error.get("type") in ("model_attributes_type", "dict_type") and where == "body":
+            message = "must be a JSON object (Content-Type: application/json)"
         problems.append(f"{where}: {message}" if where else message)
     return "bad request: " + "; ".join(problems)
 
