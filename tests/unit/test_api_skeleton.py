@@ -155,3 +155,13 @@ def test_the_published_address_comes_and_goes(tmp_path: Path) -> None:
     assert local_credential(tmp_path) == local_credential(tmp_path)
     withdraw_api_address(tmp_path)
     assert published_api_address(tmp_path) is None
+
+
+def test_the_readme_lists_every_code_with_its_status() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [
+        f"{code.value} ({status})"
+        for code, status in HTTP_STATUS.items()
+        if f"| `{code.value}` | {status} |" not in readme
+    ]
+    assert not missing, f"README.md's code table lacks {missing}"
