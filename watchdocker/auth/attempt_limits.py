@@ -9,6 +9,7 @@ Pure but for a lock: the clock is a parameter of every call."""
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ class Refusal:
     locked: bool  # False: only the backoff window between two attempts
 
     def seconds_left(self, now: float) -> int:
-        return max(1, round(self.until - now + 0.5))
+        return max(1, math.ceil(self.until - now))
 
 
 def _backoff(failures: int) -> float:

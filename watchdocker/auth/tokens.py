@@ -89,7 +89,7 @@ class TokenSigner:
                 token,
                 self._key,
                 algorithms=[ALGORITHM],  # never the token's own choice ("none", RS256...)
-                options={"require": _REQUIRED, "verify_exp": False},
+                options={"require": _REQUIRED, "verify_exp": False, "verify_iat": False},
             )
         except jwt.InvalidTokenError:
             raise TokenInvalid("the token is not valid") from None
@@ -105,7 +105,7 @@ class TokenSigner:
         expires = claims["exp"]
         if not isinstance(expires, int | float) or isinstance(expires, bool):
             raise TokenInvalid("the token's exp is not a time")
-        # Checked here rather than by PyJWT so that tests (and callers) can give the time.
+        # Checked here rather than by PyJWT (exp and iat) so that callers can give the time.
         if _now(now) >= expires:
             raise TokenExpired("the token has expired")
         return Claims(username, verified, temp, float(expires), str(claims["jti"]))
