@@ -243,6 +243,9 @@ def test_a_temp_token_allows_three_wrong_codes(twofa: Serve):
     )
     assert (status, body["code"]) == (429, Code.TOO_MANY_ATTEMPTS)
     assert "log in again" in body["msg"]
+    # Counted against the approver too: one person, one ledger of wrong codes.
+    ledger = api_request(twofa.api, "GET", "/variables/name/watchdocker-totp-wrong-codes-admin")
+    assert len(ledger.json()["value"]["wrong_codes_at"]) == 3
     time.sleep(LOCKOUT)  # the failures age out of the window before the next test
 
 
