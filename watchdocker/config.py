@@ -79,6 +79,12 @@ def _cron(value: str) -> str:
 CronExpression = Annotated[str, AfterValidator(_cron)]
 
 
+def _longer_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -181,6 +187,8 @@ class AuthConfig(_Section):
         alias="loginLockout",
         description="the window those failures count in, and how long the lock lasts",
     )
+
+    _positive = field_validator("login_lockout")(_longer_than_zero)
 
     @field_validator("jwt_secret")
     @classmethod
@@ -352,12 +360,7 @@ class ApprovalConfig(_Section):
         description="the window those wrong codes count in, and how long the lock lasts",
     )
 
-    @field_validator("lockout_period")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
+    _positive = field_validator("lockout_period")(_longer_than_zero)
 
 
 class TwoFAUser(_Section):

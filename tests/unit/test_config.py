@@ -752,11 +752,18 @@ def test_a_totp_secret_is_kept_as_authenticator_apps_take_it(
 
 
 @pytest.mark.parametrize("raw", ["0s", "-1m"])
-def test_lockout_period_must_be_positive(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("WATCH_APPROVAL_LOCKOUT_PERIOD", "approval.lockoutPeriod"),
+        ("WATCH_LOGIN_LOCKOUT", "auth.loginLockout"),
+    ],
+)
+def test_lockout_periods_must_be_positive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str, variable: str, key: str
 ) -> None:
-    message = config_error(tmp_path, None, monkeypatch, WATCH_APPROVAL_LOCKOUT_PERIOD=raw)
-    assert "approval.lockoutPeriod (WATCH_APPROVAL_LOCKOUT_PERIOD)" in message
+    message = config_error(tmp_path, None, monkeypatch, **{variable: raw})
+    assert f"{key} ({variable})" in message
 
 
 def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
