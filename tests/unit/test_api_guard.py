@@ -23,11 +23,9 @@ KEY = "k" * 40
 LOCAL = "local-credential-" + "x" * 20
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    settings = Settings(
-        auth={"username": "admin", "password": "pw", "jwtSecret": KEY}, stateDir=tmp_path
-    )
+def guarded_app(tmp_path: Path, two_fa: bool = False) -> TestClient:
+    auth = {"username": "admin", "password": "pw", "jwtSecret": KEY}
+    settings = Settings(auth=auth | {"secondaryVerification": two_fa}, stateDir=tmp_path)
     app = FastAPI()
     app.state.context = ApiContext(settings, None, "http://127.0.0.1:1/api", None, LOCAL)  # type: ignore[arg-type]
     app.state.authenticator = Authenticator.from_settings(settings)
@@ -42,6 +40,11 @@ def client(tmp_path: Path) -> TestClient:
         return ok({"user": user.name, "full": user.full})
 
     return TestClient(app)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return guarded_app(tmp_path)
 
 
 def get(client: TestClient, path: str, token: str | None) -> tuple[int, dict]:
@@ -81,3 +84,12 @@ def test_refused_tokens_get_401_with_their_code(client: TestClient, token: str |
         status, body = get(client, path, token)
         assert (status, body["code"]) == (401, code)
         assert token is None or not token or token not in body["msg"]
+
+
+def test_once_2fa_is_required_a_full_token_that_did_not_pass_it_is_not_full(tmp_path: Path):
+    client = guarded_app(tmp_path, two_fa=True)
+    before = TokenSigner(KEY).full("admin", two_fa_verified=False)
+    assert get(client, "/full", before)[0] == 403
+    assert get(client, "/any", before)[1]["data"] == {"user": "admin", "full": False}
+    after = TokenSigner(KEY).full("admin", two_fa_verified=True)
+    assert get(client, "/full", after)[0] == 200

@@ -40,12 +40,12 @@ def any_user(
     if hmac.compare_digest(token.encode(), context.local_credential.encode()):
         user = User(LOCAL_USER, full=True)
     else:
-        user = _token_user(auth, token)
+        user = _token_user(auth, token, context.settings.auth.secondary_verification)
     request.state.user = user.name  # for the request log
     return user
 
 
-def _token_user(auth: Authenticator, token: str) -> User:
+def _token_user(auth: Authenticator, token: str, two_fa_required: bool) -> User:
     try:
         claims = auth.signer.parse(token)
     except TokenExpired:
@@ -55,7 +55,10 @@ def _token_user(auth: Authenticator, token: str) -> User:
     if auth.user is None or claims.username != auth.user.username:
         # Signed for a user the configuration no longer has.
         raise ApiError(Code.NOT_AUTHENTICATED, "the token's user is not configured; log in again")
-    return User(claims.username, not claims.is_temp, claims.token_id, claims.expires_at)
+    # A token from before IS_SECONDARY_VERIFICATION was turned on has not passed the second
+    # factor: it reaches the 2FA routes only, like a temp token.
+    full = not claims.is_temp and (claims.two_fa_verified or not two_fa_required)
+    return User(claims.username, full, claims.token_id, claims.expires_at)
 
 
 def full_user(user: Annotated[User, Depends(any_user)]) -> User:

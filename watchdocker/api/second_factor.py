@@ -36,7 +36,7 @@ def check_code(
     ApiError that says why not: limits reached, locked as an approver, wrong or reused."""
     now = time.time()
     keys = limit_keys(user.name, client)
-    if user.token_id is not None and auth.token_codes.exhausted(user.token_id):
+    if not user.full and user.token_id is not None and auth.token_codes.exhausted(user.token_id):
         raise ApiError(
             Code.TOO_MANY_ATTEMPTS,
             f"{auth.token_codes.allowed} wrong codes with this temp token: log in again",
@@ -67,7 +67,7 @@ def _count_wrong_code(
     auth.count_failure("wrong code", keys, user.name, client, now)
     if (until := ledger.count(user.name, now)) is not None:
         auth.log_lock(f"approver {user.name} locked until {clock_time(until)}", user.name, client)
-    if user.token_id is not None and user.expires_at is not None:
+    if not user.full and user.token_id is not None and user.expires_at is not None:
         left = auth.token_codes.fail(user.token_id, user.expires_at, now)
         if left == 0:
             raise ApiError(
