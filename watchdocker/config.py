@@ -30,6 +30,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from watchdocker.auth.passwords import PasswordHashError, hash_kind
+from watchdocker.auth.tokens import check_signing_key
 from watchdocker.auth.totp import TotpError, validate_secret
 from watchdocker.durations import parse_duration
 
@@ -75,6 +77,12 @@ def _cron(value: str) -> str:
 
 
 CronExpression = Annotated[str, AfterValidator(_cron)]
+
+
+def _longer_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
 
 
 class _Section(BaseModel):
@@ -179,6 +187,26 @@ class AuthConfig(_Section):
         alias="loginLockout",
         description="the window those failures count in, and how long the lock lasts",
     )
+
+    _positive = field_validator("login_lockout")(_longer_than_zero)
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_signing_key(value.get_secret_value())
+        return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _known_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        # Refused at start rather than at the first login; the message never quotes the hash.
+        if value is not None:
+            try:
+                hash_kind(value.get_secret_value())
+            except PasswordHashError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> AuthConfig:
@@ -332,12 +360,7 @@ class ApprovalConfig(_Section):
         description="the window those wrong codes count in, and how long the lock lasts",
     )
 
-    @field_validator("lockout_period")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
+    _positive = field_validator("lockout_period")(_longer_than_zero)
 
 
 class TwoFAUser(_Section):

@@ -297,6 +297,11 @@ def test_directory_as_file_is_a_config_error(tmp_path: Path) -> None:
 
 # --- WATCH_* overrides --------------------------------------------------------------------
 
+# argon2-cffi's hash of "x" (the format is checked at load).
+ARGON2_SAMPLE = (
+    "$argon2id$v=19$m=65536,t=3,p=4$/PwCpVywU8+X4nGzy/TprA"
+    "$Lj4rdRNrFvrfF4SwQCsb9uI/wWrv4EDP0C6Z9tbyALc"
+)
 # One valid sample per variable: raw text -> (attribute, expected value).
 ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_SERVER_ADDR": ("0.0.0.0:9090", "server.addr", "0.0.0.0:9090"),
@@ -310,7 +315,7 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_PREFECT_RUN_RETENTION": ("7d", "prefect.run_retention", timedelta(days=7)),
     "USER_NAME": ("admin", "auth.username", "admin"),
     "USER_PASSWORD": ("pw", "auth.password", SecretStr("pw")),
-    "USER_PASSWORD_HASH": ("$argon2id$x", "auth.password_hash", SecretStr("$argon2id$x")),
+    "USER_PASSWORD_HASH": (ARGON2_SAMPLE, "auth.password_hash", SecretStr(ARGON2_SAMPLE)),
     "WATCH_JWT_SECRET": ("k" * 32, "auth.jwt_secret", SecretStr("k" * 32)),
     "IS_SECONDARY_VERIFICATION": ("true", "auth.secondary_verification", True),
     "TWOFA_ALLOWED_DOMAINS": (
@@ -747,11 +752,18 @@ def test_a_totp_secret_is_kept_as_authenticator_apps_take_it(
 
 
 @pytest.mark.parametrize("raw", ["0s", "-1m"])
-def test_lockout_period_must_be_positive(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("WATCH_APPROVAL_LOCKOUT_PERIOD", "approval.lockoutPeriod"),
+        ("WATCH_LOGIN_LOCKOUT", "auth.loginLockout"),
+    ],
+)
+def test_lockout_periods_must_be_positive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str, variable: str, key: str
 ) -> None:
-    message = config_error(tmp_path, None, monkeypatch, WATCH_APPROVAL_LOCKOUT_PERIOD=raw)
-    assert "approval.lockoutPeriod (WATCH_APPROVAL_LOCKOUT_PERIOD)" in message
+    message = config_error(tmp_path, None, monkeypatch, **{variable: raw})
+    assert f"{key} ({variable})" in message
 
 
 def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:

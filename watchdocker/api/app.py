@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from watchdocker.api.authn import Authenticator
 from watchdocker.api.context import ApiContext
 from watchdocker.api.errors import install_error_handlers
-from watchdocker.api.routes import health
+from watchdocker.api.middleware import install_middleware
+from watchdocker.api.routes import health, login, twofa
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -16,6 +18,10 @@ def create_app(context: ApiContext) -> FastAPI:
         version="0.1.0",
     )
     app.state.context = context
+    app.state.authenticator = Authenticator.from_settings(context.settings)
     install_error_handlers(app)
+    install_middleware(app, context.settings)
     app.include_router(health.router)
+    app.include_router(login.router)
+    app.include_router(twofa.router)
     return app

@@ -87,6 +87,11 @@ def qr_text(uri: str) -> str:
     return out.getvalue()
 
 
+def qr_png_data_uri(uri: str) -> str:
+    """`uri` as a QR code in a `data:image/png;base64,...` URL, for a web page's <img>."""
+    return segno.make(uri, micro=False).png_data_uri(scale=5)
+
+
 def _normalise_code(code: str) -> str | None:
     # Authenticator apps show "123 456"; people type it so, or paste it with a newline.
     candidate = code.strip().replace(" ", "")

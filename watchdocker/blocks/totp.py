@@ -70,6 +70,72 @@ def approver_secrets(settings: Settings, include_blocks: bool = True) -> dict[st
     return secrets
 
 
+class EnrolmentError(Exception):
+    """Why an approver cannot be enrolled or removed. Never holds the secret."""
+
+
+class NotEnrollable(EnrolmentError):
+    """The name cannot be enrolled at all: not a block name, or the configuration holds it."""
+
+
+# The block is saved as `totp-<name>`, and block document names allow only these.
+_BLOCK_NAME_PART = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def block_name(approver: str) -> str:
+    return f"totp-{approver}"
+
+
+def check_enrollable(approver: str, settings: Settings) -> None:
+    """Raises NotEnrollable when `approver` cannot be enrolled in a block."""
+    if not _BLOCK_NAME_PART.fullmatch(approver):
+        raise NotEnrollable(
+            f"approver name {approver!r} must be lowercase letters, digits and inner dashes "
+            "(it names the Prefect block totp-<name>)"
+        )
+    if approver in settings.twofa.users:
+        # The configuration wins over a block: this enrollment would never be used.
+        raise NotEnrollable(
+            f"approver {approver!r} has a secret in the configuration (twofa.users or "
+            "WATCH_TOTP_SECRET), which wins over a block; remove it there to enroll"
+        )
+
+
+def save_secret(approver: str, secret: str, force: bool) -> None:
+    """Save `secret` as block `totp-<approver>` (what `watch-docker totp enroll` and the API's
+    enrolment do). Raises EnrolmentError when the block exists (without `force`) or another
+    block holds the approver."""
+    document = block_name(approver)
+    for other, existing in saved_blocks(TotpSecret):
+        if other == document and not force:
+            raise EnrolmentError(
+                f"approver {approver!r} is enrolled already (block {other}); --force replaces"
+            )
+        if other != document and existing.approver == approver:
+            raise EnrolmentError(
+                f"block {other} holds approver {approver!r} already; delete it to enroll"
+            )
+    block = TotpSecret(approver=approver, secret=SecretStr(secret))
+    try:
+        block.save(document, overwrite=force)
+    except ValueError:
+        # Prefect refuses an existing name without overwrite: a block created since the check
+        # above, or one too broken for saved_blocks to load.
+        raise EnrolmentError(
+            f"approver {approver!r} is enrolled already (block {document}); --force replaces"
+        ) from None
+
+
+def remove_enrolment(approver: str) -> list[str]:
+    """Delete every TotpSecret block of `approver`; the names of those deleted."""
+    removed = [
+        document for document, block in saved_blocks(TotpSecret) if block.approver == approver
+    ]
+    for document in removed:
+        TotpSecret.delete(document)
+    return removed
+
+
 VARIABLE_PREFIX = "watchdocker-totp-last-step-"
 LOCKOUT_VARIABLE_PREFIX = "watchdocker-totp-wrong-codes-"
 _NOT_IN_VARIABLE_NAMES = re.compile(r"[^a-z0-9_-]")

@@ -6,7 +6,6 @@ while this module is half-initialised. The commands import what they share with 
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Annotated
 
@@ -22,13 +21,6 @@ totp_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-# The block is saved as `totp-<name>`, and block document names allow only these.
-_BLOCK_NAME_PART = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
-
-
-def block_name(approver: str) -> str:
-    return f"totp-{approver}"
 
 
 @totp_app.callback()
@@ -47,49 +39,27 @@ def enroll(
     """Make a new secret for an approver, save it as the Prefect block `totp-<name>`, and show
     it once, as a QR code and an otpauth:// URI, for their authenticator app."""
 
-    if not _BLOCK_NAME_PART.fullmatch(name):
-        raise fail(
-            f"approver name {name!r} must be lowercase letters, digits and inner dashes "
-            "(it names the Prefect block totp-<name>)",
-            2,
-        )
     settings = settings_or_exit(config)
-    if name in settings.twofa.users:
-        # The configuration wins over a block: this enrollment would never be used.
-        raise fail(
-            f"approver {name!r} has a secret in the configuration (twofa.users or "
-            "WATCH_TOTP_SECRET), which wins over a block; remove it there to enroll",
-            2,
-        )
+    from watchdocker.blocks.totp import NotEnrollable, check_enrollable
+
+    try:
+        check_enrollable(name, settings)
+    except NotEnrollable as exc:
+        raise fail(str(exc), 2) from None
     secret = with_api(settings, lambda: _save_new_secret(name, force))
     _show_enrollment(name, secret)
 
 
 def _save_new_secret(name: str, force: bool) -> str:
-    """A new secret saved as block `totp-<name>`; exits when the block exists (without
-    `force`) or another block holds the approver."""
-    from pydantic import SecretStr
-
+    """A new secret saved as block `totp-<name>`; exits when that cannot be."""
     from watchdocker.auth.totp import generate_secret
-    from watchdocker.blocks import saved_blocks
-    from watchdocker.blocks.totp import TotpSecret
+    from watchdocker.blocks.totp import EnrolmentError, save_secret
 
-    document = block_name(name)
-    for other, existing in saved_blocks(TotpSecret):
-        if other == document and not force:
-            raise fail(f"approver {name!r} is enrolled already (block {other}); --force replaces")
-        if other != document and existing.approver == name:
-            raise fail(f"block {other} holds approver {name!r} already; delete it to enroll")
     secret = generate_secret()
-    block = TotpSecret(approver=name, secret=SecretStr(secret))
     try:
-        block.save(document, overwrite=force)
-    except ValueError:
-        # Prefect refuses an existing name without overwrite: a block created since the check
-        # above, or one too broken for saved_blocks to load.
-        raise fail(
-            f"approver {name!r} is enrolled already (block {document}); --force replaces"
-        ) from None
+        save_secret(name, secret, force)
+    except EnrolmentError as exc:
+        raise fail(str(exc)) from None
     return secret
 
 
