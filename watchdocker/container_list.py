@@ -33,7 +33,7 @@ def _not_scanned(container: LiveContainer, saved: SavedScan | None, names: set[s
         return "not scanned yet: no scan has run on this engine"
     if container.name in names:
         return "recreated since the last scan"
-    if container.created > saved.scanned_at:
+    if container.created >= int(saved.scanned_at):  # the engine gives whole seconds
         return "created since the last scan"
     return "not in the last scan (a stopped container is scanned with docker.includeStopped)"
 

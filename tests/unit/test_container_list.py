@@ -80,3 +80,10 @@ def test_without_any_scan_every_container_is_unknown():
     listed = merge_with_live(None, [live("1", "web")])
     assert listed[0].status == "unknown"
     assert listed[0].reason == "not scanned yet: no scan has run on this engine"
+
+
+def test_a_container_created_in_the_second_the_scan_started_counts_as_created_since():
+    # The engine gives whole seconds: 100 may be 100.9, after a scan started at 100.5.
+    saved = SAVED.model_copy(update={"scanned_at": 100.5})
+    [listed] = merge_with_live(saved, [live("8", "new", created=100)])
+    assert listed.reason == "created since the last scan"
