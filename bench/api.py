@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -50,7 +51,7 @@ class Load:
     label: str
     latencies: list[float] = field(default_factory=list)
     throughputs: list[float] = field(default_factory=list)
-    failures: int = 0
+    failures: list[str] = field(default_factory=list)
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -62,25 +63,29 @@ class Load:
 
 
 async def _load(
-    url: str, headers: dict[str, str], clients: int, requests: int, expect: int
-) -> tuple[list[float], float, int]:
+    url: str, headers: dict[str, str], clients: int, requests: int, prefix: str, expect: int
+) -> tuple[list[float], float, list[str]]:
     """`requests` GETs of `url` from `clients` concurrent workers: latencies, requests/s and
-    the answers that were not a complete list."""
+    what was wrong with the answers that were not a list of the `expect` containers named
+    `prefix`* (other sessions' containers come and go meanwhile)."""
     latencies: list[float] = []
-    failures = 0
+    failures: list[str] = []
     left = iter(range(requests))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
 
         async def worker() -> None:
-            nonlocal failures
             for _ in left:
                 started = time.perf_counter()
                 answer = await client.get(url)
                 latencies.append(time.perf_counter() - started)
-                body = answer.json() if answer.status_code == 200 else {}
-                if body.get("code") != 0 or len(body["data"]["containers"]) < expect:
-                    failures += 1
+                body = answer.json()
+                if body.get("code") != 0:
+                    failures.append(f"HTTP {answer.status_code}: {body.get('msg')}")
+                    continue
+                ours = [c for c in body["data"]["containers"] if c["name"].startswith(prefix)]
+                if len(ours) != expect:
+                    failures.append(f"{len(ours)} of the {expect} containers listed")
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -97,7 +102,7 @@ class Bench(Harness):
         self.api = ""  # serve's API base URL
         self.headers: dict[str, str] = {}
         self.refresh_seconds = 0.0
-        self.expect = 0  # containers in the list (the engine's, ours included)
+        self.listed = 0  # containers in the list (the engine's, ours included)
         self.bare_url = ""
 
     # -- setup ------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ class Bench(Harness):
         if len(ours) != self.args.containers or statuses != {"up_to_date"}:
             raise SystemExit(f"after the refresh: {len(ours)} containers, statuses {statuses}")
         (self.tmp / "body.json").write_text(json.dumps(body))
-        self.expect = len(body["data"]["containers"])
+        self.listed = len(body["data"]["containers"])
 
     def start_bare(self) -> None:
         port = free_port()
@@ -192,9 +197,10 @@ class Bench(Harness):
 
     def measure(self, load: Load, url: str) -> None:
         args = self.args
-        _, _, failures = asyncio.run(_load(url, self.headers, args.clients, 2 * args.clients, 0))
+        warm_up = 2 * args.clients
+        asyncio.run(_load(url, self.headers, args.clients, warm_up, self.prefix, args.containers))
         latencies, rate, failures = asyncio.run(
-            _load(url, self.headers, args.clients, args.requests, self.expect)
+            _load(url, self.headers, args.clients, args.requests, self.prefix, args.containers)
         )
         load.latencies += latencies
         load.throughputs.append(rate)
@@ -220,7 +226,7 @@ class Bench(Harness):
         self.print_heading("GET /api/containers")
         print()
         print(
-            f"{args.containers} containers of the run ({self.expect} listed), {args.clients} "
+            f"{args.containers} containers of the run ({self.listed} listed), {args.clients} "
             f"concurrent clients, {args.requests} requests per round, {args.rounds} rounds; "
             f"the answer is {len((self.tmp / 'body.json').read_bytes()) / 1024:.0f} KiB"
         )
@@ -230,13 +236,16 @@ class Bench(Harness):
         for load in (bare, api):
             print(
                 f"{load.label:<22} {load.percentile(50) * 1000:8.1f} "
-                f"{load.percentile(99) * 1000:8.1f} {load.rate:8.0f} {load.failures:7d}"
+                f"{load.percentile(99) * 1000:8.1f} {load.rate:8.0f} {len(load.failures):7d}"
             )
         print(
             f"{'API / baseline':<22} {ratio(api.percentile(50), bare.percentile(50)):>8} "
             f"{ratio(api.percentile(99), bare.percentile(99)):>8} "
             f"{ratio(api.rate, bare.rate):>8}"
         )
+        for load in (bare, api):
+            for what, count in Counter(load.failures).most_common(3):
+                print(f"  {load.label} failed {count}x: {what}")
 
     def cleanup(self) -> None:
         for process in (self.bare, self.serve):

@@ -22,6 +22,9 @@ from watchdocker.singleflight import SingleFlight
 router = APIRouter(prefix="/api", tags=["containers"])
 # Refreshes asked while a scan runs wait for it rather than start another.
 _scans: SingleFlight[None] = SingleFlight()
+# Lists asked while the engine lists its containers share that answer: under load, one call
+# at a time rather than one per request (the engine serialises them anyway).
+_listings: SingleFlight[list[LiveContainer]] = SingleFlight()
 
 
 def run_scan(context: ApiContext) -> None:
@@ -41,7 +44,7 @@ def run_scan(context: ApiContext) -> None:
 
 def container_list(context: ApiContext) -> dict[str, Any]:
     with docker_errors(Code.CONTAINER_NOT_FOUND):
-        live = list_live_containers(context.engine)
+        live = _listings.do(context.engine_id, lambda: list_live_containers(context.engine))
         saved = load_scan(context.settings.state_dir, context.engine_id)
     scanned_at = datetime.fromtimestamp(saved.scanned_at, UTC).isoformat() if saved else None
     listed = merge_with_live(saved, live)
