@@ -3,12 +3,12 @@ loopback only); once one is, it needs a full token like every route beyond loopb
 
 from __future__ import annotations
 
-from docker.errors import DockerException
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from watchdocker.api.deps import Context, any_user, full_user
+from watchdocker.api.engine_errors import ENGINE_ERRORS
 from watchdocker.api.prometheus import render_metrics
 from watchdocker.run_metrics import read_totals
 from watchdocker.scan_store import load_scan
@@ -26,7 +26,7 @@ def metrics(context: Context) -> Response:
     state_dir = context.settings.state_dir
     try:
         saved = load_scan(state_dir, context.engine_id)
-    except DockerException:
+    except ENGINE_ERRORS:
         saved = None  # the engine is down (/readyz says so): the runs' counts still are
 
     body = render_metrics(read_totals(state_dir), saved)
