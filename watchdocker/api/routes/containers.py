@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from watchdocker.api.codes import Code
 from watchdocker.api.context import ApiContext
 from watchdocker.api.deps import Context, FullUser
 from watchdocker.api.engine_errors import docker_errors
-from watchdocker.api.responses import ApiError, BaseRes, ok
+from watchdocker.api.responses import ApiError, BaseRes, ok, ok_json
 from watchdocker.container_list import merge_with_live
 from watchdocker.engine.inventory import LiveContainer, find_container, list_live_containers
 from watchdocker.scan_store import load_scan
@@ -47,17 +47,16 @@ def container_list(context: ApiContext) -> dict[str, Any]:
         live = _listings.do(context.engine_id, lambda: list_live_containers(context.engine))
         saved = load_scan(context.settings.state_dir, context.engine_id)
     scanned_at = datetime.fromtimestamp(saved.scanned_at, UTC).isoformat() if saved else None
-    listed = merge_with_live(saved, live)
-    return {"scannedAt": scanned_at, "containers": [c.model_dump() for c in listed]}
+    return {"scannedAt": scanned_at, "containers": merge_with_live(saved, live)}
 
 
-@router.get("/containers")
-def list_containers(_: FullUser, context: Context, refresh: bool = False) -> BaseRes:
+@router.get("/containers", response_model=BaseRes)
+def list_containers(_: FullUser, context: Context, refresh: bool = False) -> Response:
     """The latest scan's result merged with the engine's live state (a container the scan did
     not see has status `unknown`); `refresh=true` runs a scan first."""
     if refresh:
         _scans.do(context.engine_id, lambda: run_scan(context))
-    return ok(container_list(context))
+    return ok_json(container_list(context))
 
 
 def _container(context: ApiContext, given: str) -> LiveContainer:
