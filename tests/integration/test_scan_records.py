@@ -1,6 +1,6 @@
-"""What a scan flow run leaves under the state directory for serve's API: its result (per
-engine, a scan of some containers replacing theirs only) and its counts for /metrics, a
-failed run's included."""
+"""What scan and update flow runs leave under the state directory for serve's API: the scan's
+result (per engine, a scan of some containers replacing theirs only) and the runs' counts for
+/metrics, a failed scan's included."""
 
 from __future__ import annotations
 
@@ -82,3 +82,20 @@ def test_a_failed_scan_counts_as_failed(
     assert run.is_failed()
     totals = read_totals(state)
     assert totals.scans == {"failed": 1} and totals.scan_durations.count == 1
+
+
+def test_an_update_run_counts_its_containers_results(
+    prefect_server: str, write_config: Callable[..., Path], engine_id: str, state: Path
+):
+    from watchdocker.flows.update import update
+
+    outdated, _, _ = tb.outdated_container("rec-upd")
+    config = write_config(**NO_CACHE)
+    report = update(containers=[outdated], dry_run=True, config_file=str(config))
+    assert [r.result for r in report.results] == ["would_update"]
+    totals = read_totals(state)
+    assert totals.updates == {"would_update": 1} and totals.update_durations.count == 1
+    assert totals.scans == {"ok": 1}  # the update's own scan
+    saved = load_scan(state, engine_id)  # which saved its one container
+    assert saved is not None
+    assert [(c.name, c.status) for c in saved.containers] == [(outdated, "update_available")]
