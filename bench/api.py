@@ -195,12 +195,11 @@ class Bench(Harness):
 
     # -- measure ----------------------------------------------------------------------------
 
-    def measure(self, load: Load, url: str) -> None:
-        args = self.args
-        warm_up = 2 * args.clients
-        asyncio.run(_load(url, self.headers, args.clients, warm_up, self.prefix, args.containers))
+    def measure(self, load: Load, url: str, clients: int, requests: int) -> None:
+        ours = self.args.containers
+        asyncio.run(_load(url, self.headers, clients, 2 * clients, self.prefix, ours))  # warm-up
         latencies, rate, failures = asyncio.run(
-            _load(url, self.headers, args.clients, args.requests, self.prefix, args.containers)
+            _load(url, self.headers, clients, requests, self.prefix, ours)
         )
         load.latencies += latencies
         load.throughputs.append(rate)
@@ -213,37 +212,47 @@ class Bench(Harness):
         self.stage("start watch-docker serve (until /readyz)", self.start_serve)
         self.stage("first GET /api/containers?refresh=true", self.refresh)
         self.stage("start the baseline server", self.start_bare)
+        args = self.args
         bare, api = Load("bare FastAPI route"), Load("GET /api/containers")
-        for round_no in range(1, self.args.rounds + 1):
-            print(f"... round {round_no}/{self.args.rounds}", file=sys.stderr, flush=True)
-            self.measure(bare, f"{self.bare_url}/api/containers")
-            self.measure(api, f"{self.api}/api/containers")
-        self.report(bare, api)
-        return 1 if bare.failures or api.failures else 0
+        # One client asking after another: what one person waits.
+        bare_alone, api_alone = Load("bare, 1 client"), Load("API, 1 client")
+        targets = [(self.bare_url, bare, bare_alone), (self.api, api, api_alone)]
+        for round_no in range(1, args.rounds + 1):
+            print(f"... round {round_no}/{args.rounds}", file=sys.stderr, flush=True)
+            for base, many, one in targets:
+                self.measure(many, f"{base}/api/containers", args.clients, args.requests)
+                self.measure(one, f"{base}/api/containers", 1, args.requests // 10)
+        self.report(bare, api, bare_alone, api_alone)
+        return 1 if any(load.failures for load in (bare, api, bare_alone, api_alone)) else 0
 
-    def report(self, bare: Load, api: Load) -> None:
+    def report(self, bare: Load, api: Load, bare_alone: Load, api_alone: Load) -> None:
         args = self.args
         self.print_heading("GET /api/containers")
         print()
         print(
             f"{args.containers} containers of the run ({self.listed} listed), {args.clients} "
-            f"concurrent clients, {args.requests} requests per round, {args.rounds} rounds; "
+            f"concurrent clients, {args.requests} requests per round (1 client: a tenth of "
+            f"them), {args.rounds} rounds; "
             f"the answer is {len((self.tmp / 'body.json').read_bytes()) / 1024:.0f} KiB"
         )
         print(f"the refresh (a scan flow run inside serve) took {self.refresh_seconds:.2f} s")
         print()
         print(f"{'':<22} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'failed':>7}")
-        for load in (bare, api):
+        for pair in ((bare, api), (bare_alone, api_alone)):
+            print()
+            for load in pair:
+                print(
+                    f"{load.label:<22} {load.percentile(50) * 1000:8.1f} "
+                    f"{load.percentile(99) * 1000:8.1f} {load.rate:8.0f} "
+                    f"{len(load.failures):7d}"
+                )
+            base, ours = pair
             print(
-                f"{load.label:<22} {load.percentile(50) * 1000:8.1f} "
-                f"{load.percentile(99) * 1000:8.1f} {load.rate:8.0f} {len(load.failures):7d}"
+                f"{'API / baseline':<22} {ratio(ours.percentile(50), base.percentile(50)):>8} "
+                f"{ratio(ours.percentile(99), base.percentile(99)):>8} "
+                f"{ratio(ours.rate, base.rate):>8}"
             )
-        print(
-            f"{'API / baseline':<22} {ratio(api.percentile(50), bare.percentile(50)):>8} "
-            f"{ratio(api.percentile(99), bare.percentile(99)):>8} "
-            f"{ratio(api.rate, bare.rate):>8}"
-        )
-        for load in (bare, api):
+        for load in (bare, api, bare_alone, api_alone):
             for what, count in Counter(load.failures).most_common(3):
                 print(f"  {load.label} failed {count}x: {what}")
 
