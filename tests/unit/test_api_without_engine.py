@@ -1,7 +1,7 @@
 """The API's routes with a Docker engine that does not answer (in process, on an address
 nobody listens at): /metrics still gives the runs' counts, to anyone while no user is
 configured (the API is then on loopback only), to a full token once one is; the container and
-image routes answer DOCKER_ERROR with the reason, never an internal error."""
+image routes answer DOCKER_ERROR with the reason, and /readyz 503, never an internal error."""
 
 from __future__ import annotations
 
@@ -66,3 +66,11 @@ def test_container_and_image_routes_say_the_engine_is_down(method: str, path: st
     )
     assert answer.status_code == 500
     assert answer.json() == {"code": 50003, "msg": "Docker: connection refused", "data": None}
+
+
+def test_readyz_says_the_engine_does_not_answer():
+    answer = client(AuthConfig()).get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["msg"].startswith(
+        "not ready: the Docker engine does not answer: connection refused; "
+    )
