@@ -6,7 +6,7 @@ answering the same JSON under the same uvicorn, measured in the same run.
 
 It brings the bed up, pushes one tiny image to the open registry, starts `--containers`
 containers of it (labelled, removed on exit), starts `watch-docker serve` (its own local
-Prefect server, fresh state directory, the default schedules) and waits for its deployments,
+Prefect server, fresh state directory, the default schedules) and waits for its /readyz,
 runs one `GET /api/containers?refresh=true` (a scan flow run inside serve: every container
 gets its status), then keeps that answer's JSON for the baseline: bench/bare_api.py, a bare
 route returning it, served by the same ApiServer (uvicorn in a thread, same options) in a
@@ -14,9 +14,10 @@ process of its own.
 
 Each round sends `--requests` requests to each target in turn (baseline first), from
 `--clients` concurrent clients on keep-alive connections (asyncio + httpx in this process),
-after a warm-up. Figures over all rounds: p50 and p99 latency, requests/s (the median of the
-rounds'), and the ratio API / baseline. Every answer is checked: HTTP 200, code 0, the
-containers all there. Everything it created is removed on exit, Ctrl-C or error.
+after a warm-up, then a tenth as many from one client. Figures over all rounds: p50 and p99
+latency, requests/s (the median of the rounds'), and the ratio API / baseline; and the p50 of
+the engine's own list call, the floor of any live list. Every answer is checked: HTTP 200,
+code 0, the containers all there. Everything it created is removed on exit, Ctrl-C or error.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from harness import REPO_ROOT, Harness, at_least, free_port, ratio
 from scan import parallel
 
 from watchdocker.deployments.prefect_env import stop_process
+from watchdocker.engine.client import connect
 
 SETUP_WORKERS = 8
 READY_TIMEOUT = 180.0
@@ -104,6 +106,7 @@ class Bench(Harness):
         self.refresh_seconds = 0.0
         self.listed = 0  # containers in the list (the engine's, ours included)
         self.bare_url = ""
+        self.engine_list: list[float] = []  # seconds per `containers(all=True)` call
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -175,6 +178,18 @@ class Bench(Harness):
         (self.tmp / "body.json").write_text(json.dumps(body))
         self.listed = len(body["data"]["containers"])
 
+    def time_engine_list(self) -> None:
+        """The floor of a live list: the engine's own list call, one after another, from a
+        docker SDK client in this process (as serve's API makes it)."""
+        engine = connect()
+        try:
+            for _ in range(self.args.requests // 10):
+                started = time.perf_counter()
+                engine.api.containers(all=True)
+                self.engine_list.append(time.perf_counter() - started)
+        finally:
+            engine.close()
+
     def start_bare(self) -> None:
         port = free_port()
         self.bare = subprocess.Popen(
@@ -212,6 +227,7 @@ class Bench(Harness):
         self.stage("start watch-docker serve (until /readyz)", self.start_serve)
         self.stage("first GET /api/containers?refresh=true", self.refresh)
         self.stage("start the baseline server", self.start_bare)
+        self.stage("time the engine's list call", self.time_engine_list)
         args = self.args
         bare, api = Load("bare FastAPI route"), Load("GET /api/containers")
         # One client asking after another: what one person waits.
@@ -252,6 +268,8 @@ class Bench(Harness):
                 f"{ratio(ours.percentile(99), base.percentile(99)):>8} "
                 f"{ratio(ours.rate, base.rate):>8}"
             )
+        listing = statistics.median(self.engine_list) * 1000
+        print(f"\nthe engine's list call alone (all containers, 1 client): p50 {listing:.1f} ms")
         for load in (bare, api, bare_alone, api_alone):
             for what, count in Counter(load.failures).most_common(3):
                 print(f"  {load.label} failed {count}x: {what}")
