@@ -364,3 +364,21 @@ def test_docker_hub_is_asked_at_its_api_host():
     with client_for(fake) as client:
         client.resolve_digest(ref("team/app:1.0-latest"))
     assert {r.url.host for r in fake.requests} == {"registry-1.docker.io"}
+
+
+def test_requests_and_failed_lookups_are_counted_by_registry():
+    fake = FakeRegistry(lambda r: httpx.Response(200 if r.url.path == "/v2/" else 503))
+    with client_for(fake, retries=1) as client:
+        with pytest.raises(RegistryError):
+            client.resolve_digest(ref())
+        requests, errors = client.requests_by_registry(), client.errors_by_registry()
+    assert requests == {HOST: sum(fake.calls.values())} and requests[HOST] == 3
+    assert errors == {HOST: 1}
+
+
+def test_a_lookup_that_succeeds_counts_no_error():
+    fake = FakeRegistry(open_registry)
+    with client_for(fake) as client:
+        client.resolve_digest(ref())
+        assert client.requests_by_registry() == {HOST: 2}
+        assert client.errors_by_registry() == {}

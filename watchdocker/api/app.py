@@ -8,7 +8,7 @@ from watchdocker.api.authn import Authenticator
 from watchdocker.api.context import ApiContext
 from watchdocker.api.errors import install_error_handlers
 from watchdocker.api.middleware import install_middleware
-from watchdocker.api.routes import health, login, twofa
+from watchdocker.api.routes import containers, health, images, login, metrics, twofa
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -24,4 +24,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(health.router)
     app.include_router(login.router)
     app.include_router(twofa.router)
+    app.include_router(containers.router)
+    app.include_router(images.router)
+    app.include_router(metrics.router)
     return app

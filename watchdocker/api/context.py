@@ -4,6 +4,7 @@ the Docker engine."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import docker
 from fastapi import Request
@@ -18,6 +19,11 @@ class ApiContext:
     prefect_api: str  # e.g. http://127.0.0.1:4200/api
     engine: docker.DockerClient
     local_credential: str  # the CLI's (`watchdocker.auth.local_credential`)
+
+    @cached_property
+    def engine_id(self) -> str:
+        """The engine's ID, which the saved scans are kept by (asked once)."""
+        return str(self.engine.info()["ID"])
 
     @property
     def prefect_ui(self) -> str:

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from uuid import UUID
 
-from prefect import flow
+from prefect import Flow, State, flow
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
@@ -33,6 +35,8 @@ from watchdocker.freshness import asks_registry_afresh
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.errors import RegistryError, ScanTimedOut
 from watchdocker.report_rows import SCAN_COLUMNS, headline, scan_rows, table
+from watchdocker.run_metrics import record_scan, scan_result
+from watchdocker.scan_store import save_scan
 from watchdocker.tasks.availability import tell_new_images
 from watchdocker.tasks.scan import (
     discover_containers_task,
@@ -110,11 +114,21 @@ def _resolve_all(
     return answers
 
 
+def _count_failed_scan(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
+    """A scan that gave no result still counts, for /metrics. (Prefect passes the arguments by
+    these names.)"""
+    settings = load_settings(flow_run.parameters.get("config_file"))
+    start = flow_run.start_time
+    seconds = (state.timestamp - start).total_seconds() if start else 0.0
+    record_scan(settings.state_dir, "failed", seconds)
+
+
 @flow(
     name="scan",
     description="Tell, for every container, whether its registry has a newer image.",
     task_runner=thread_pool(max_workers=16),
     log_prints=False,
+    on_failure=[_count_failed_scan],
 )
 def scan(
     include_stopped: bool | None = None,
@@ -134,6 +148,7 @@ def scan(
         fresh: ask the registries afresh rather than reuse cached digests (default: yes,
             unless the schedule started this run).
     """
+    started, started_at = time.monotonic(), time.time()
     settings = load_settings(config_file)
     if include_stopped is None:
         include_stopped = settings.docker.include_stopped
@@ -157,7 +172,12 @@ def scan(
             for key in platform_lookups(plans, answers)
         }
         statuses = judge_all(plans, answers, _platform_answers(jobs))
+        requests, errors = registry.requests_by_registry(), registry.errors_by_registry()
     report = ScanReport(containers=statuses)
+    # For serve's API: its container list is this result merged with the engine's live state.
+    save_scan(settings.state_dir, engine_id, report, started_at, names)
+    result = scan_result(c.status for c in statuses)
+    record_scan(settings.state_dir, result, time.monotonic() - started, requests, errors)
     _publish(report)
     if not flow_run.get_parent_flow_run_id():
         # An update run's own scan is followed by the update's notifications: no second one.

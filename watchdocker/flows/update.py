@@ -3,6 +3,7 @@ the old container, or roll back; one notification per run and one per problem.""
 
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
@@ -24,6 +25,7 @@ from watchdocker.freshness import asks_registry_afresh
 from watchdocker.notify import update_outcomes, update_run_messages
 from watchdocker.registry.credentials import CredentialStore
 from watchdocker.report_rows import UPDATE_COLUMNS, headline, table, update_rows
+from watchdocker.run_metrics import record_update
 from watchdocker.tasks.update import (
     UPDATE_SLOTS,
     pull_image,
@@ -189,6 +191,7 @@ def update(
     """
     if not containers and not all:
         raise ValueError("name the containers to update, or set all")
+    started = time.monotonic()
     settings = load_settings(config_file)
     report = run_update(
         settings,
@@ -199,6 +202,9 @@ def update(
         docker_host_block,
     )
     _publish(report)
+    record_update(
+        settings.state_dir, [r.result for r in report.results], time.monotonic() - started
+    )
     get_run_logger().info("update: %s", report.summary)
     return report
 
@@ -214,10 +220,14 @@ def auto_update(
         config_file: a config.yaml to read instead of the default places.
         docker_host_block: the name of a DockerHost block whose engine to update instead.
     """
+    started = time.monotonic()
     settings = load_settings(config_file)
     if not settings.update.enabled:
         get_run_logger().info("update.enabled is false: nothing is updated")
         return UpdateReport(results=[])
     report = run_update(settings, None, False, config_file, False, docker_host_block)
     _publish(report)
+    record_update(
+        settings.state_dir, [r.result for r in report.results], time.monotonic() - started
+    )
     return report

@@ -8,6 +8,7 @@ import ipaddress
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,6 +124,18 @@ class RegistryClient:
         self._flights: SingleFlight = SingleFlight()
         # At most this many lookups talk to registries at once (scan.concurrency).
         self._slots = threading.BoundedSemaphore(concurrency)
+        # For /metrics (watchdocker.run_metrics): HTTP requests sent, and lookups that failed.
+        self._requests: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+
+    def requests_by_registry(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._requests)
+
+    def errors_by_registry(self) -> dict[str, int]:
+        """Lookups (a digest, a platform's image) that ended in an error, by registry."""
+        with self._lock:
+            return dict(self._errors)
 
     def close(self) -> None:
         self._http.close()
@@ -171,9 +184,11 @@ class RegistryClient:
             self._refuse_if_unanswered(registry)
             with within(scan), within(lookup):
                 yield
-        except Unanswered as exc:
+        except RegistryError as exc:
             with self._lock:
-                self._unanswered.setdefault(registry, exc)
+                self._errors[registry] += 1
+                if isinstance(exc, Unanswered):
+                    self._unanswered.setdefault(registry, exc)
             raise
         finally:
             self._slots.release()
@@ -469,6 +484,8 @@ class RegistryClient:
         client: httpx.Client,
         request: httpx.Request,
     ) -> httpx.Response:
+        with self._lock:
+            self._requests[registry] += 1
         own = Deadline.after(
             self.timeout, f"did not answer within {self.timeout:g}s", retriable=True
         )

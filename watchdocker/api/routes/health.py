@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from docker.errors import DockerException
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from watchdocker.api.codes import Code
 from watchdocker.api.context import ApiContext, api_context
+from watchdocker.api.engine_errors import ENGINE_ERRORS
 from watchdocker.api.responses import ApiError, BaseRes, ok
 from watchdocker.deployments.prefect_env import api_is_healthy
 from watchdocker.engine.client import why
@@ -26,7 +26,7 @@ def healthz() -> BaseRes:
 def _engine_problem(context: ApiContext) -> str | None:
     try:
         context.engine.ping()
-    except DockerException as exc:
+    except ENGINE_ERRORS as exc:
         return f"the Docker engine does not answer: {why(exc)}"
     return None
 

@@ -1,0 +1,103 @@
+"""`/api/containers`: the list (the latest scan merged with the engine's live state; with
+`refresh=true` a scan first, as a flow run of the `scan` flow in serve's process), start, stop
+and remove. `{id}` is a container id, a unique id prefix or a name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from watchdocker.api.codes import Code
+from watchdocker.api.context import ApiContext
+from watchdocker.api.deps import Context, FullUser
+from watchdocker.api.engine_errors import docker_errors
+from watchdocker.api.responses import ApiError, BaseRes, ok, ok_json
+from watchdocker.container_list import merge_with_live
+from watchdocker.engine.inventory import LiveContainer, find_container, list_live_containers
+from watchdocker.scan_store import load_scan
+from watchdocker.singleflight import SingleFlight
+
+router = APIRouter(prefix="/api", tags=["containers"])
+# Refreshes asked while a scan runs wait for it rather than start another.
+_scans: SingleFlight[None] = SingleFlight()
+# Lists asked while the engine lists its containers share that answer: under load, one call
+# at a time rather than one per request (the engine serialises them anyway).
+_listings: SingleFlight[list[LiveContainer]] = SingleFlight()
+
+
+def run_scan(context: ApiContext) -> None:
+    """A run of the `scan` flow in this thread (recorded in Prefect like the CLI's); it saves
+    its result where the list reads it. Raises ApiError(SCAN_FAILED) with the reason."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from watchdocker.flows import scan
+
+    # A run in this process ends with it: no heartbeat (as the CLI's `_run_flow`).
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        state = scan(config_file=context.config_file, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException) or not state.is_completed():
+        raise ApiError(Code.SCAN_FAILED, f"the scan failed: {result}")
+
+
+def container_list(context: ApiContext) -> dict[str, Any]:
+    with docker_errors(Code.CONTAINER_NOT_FOUND):
+        live = _listings.do(context.engine_id, lambda: list_live_containers(context.engine))
+        saved = load_scan(context.settings.state_dir, context.engine_id)
+    scanned_at = datetime.fromtimestamp(saved.scanned_at, UTC).isoformat() if saved else None
+    return {"scannedAt": scanned_at, "containers": merge_with_live(saved, live)}
+
+
+@router.get("/containers", response_model=BaseRes)
+def list_containers(_: FullUser, context: Context, refresh: bool = False) -> Response:
+    """The latest scan's result merged with the engine's live state (a container the scan did
+    not see has status `unknown`); `refresh=true` runs a scan first."""
+    if refresh:
+        _scans.do(context.engine_id, lambda: run_scan(context))
+    return ok_json(container_list(context))
+
+
+def _container(context: ApiContext, given: str) -> LiveContainer:
+    return find_container(list_live_containers(context.engine), given)
+
+
+def _now(context: ApiContext, container: LiveContainer) -> dict[str, Any]:
+    state = context.engine.api.inspect_container(container.id)["State"]
+    return {
+        "id": container.id,
+        "name": container.name,
+        "running": bool(state.get("Running")),
+        "state": state.get("Status", ""),
+    }
+
+
+@router.post("/containers/{id}/start")
+def start_container(id: str, _: FullUser, context: Context) -> BaseRes:
+    with docker_errors(Code.CONTAINER_NOT_FOUND):
+        container = _container(context, id)
+        context.engine.api.start(container.id)
+        return ok(_now(context, container), msg=f"started {container.name}")
+
+
+@router.post("/containers/{id}/stop")
+def stop_container(id: str, _: FullUser, context: Context) -> BaseRes:
+    with docker_errors(Code.CONTAINER_NOT_FOUND):
+        container = _container(context, id)
+        context.engine.api.stop(container.id)
+        return ok(_now(context, container), msg=f"stopped {container.name}")
+
+
+@router.delete("/containers/{id}")
+def remove_container(id: str, _: FullUser, context: Context, force: bool = False) -> BaseRes:
+    """Refuses a running container unless `force=true` (which kills it first)."""
+    with docker_errors(Code.CONTAINER_NOT_FOUND):
+        container = _container(context, id)
+        if container.running and not force:
+            raise ApiError(
+                Code.CONTAINER_RUNNING,
+                f"{container.name} is running: stop it first, or add ?force=true",
+            )
+        context.engine.api.remove_container(container.id, force=force)
+    return ok({"id": container.id, "name": container.name}, msg=f"removed {container.name}")
