@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from watchdocker.api.context import ApiContext
 from watchdocker.api.errors import install_error_handlers
-from watchdocker.api.routes import health
+from watchdocker.api.routes import containers, health, updates
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -18,4 +18,6 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(containers.router)
+    app.include_router(updates.router)
     return app

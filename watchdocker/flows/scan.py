@@ -62,6 +62,8 @@ def auto_scheduled() -> bool:
     description="Tell, for every container, whether its registry has a newer image.",
     task_runner=thread_pool(max_workers=16),
     log_prints=False,
+    # Persisted: serve's API reads the report of a run it started (deployment_runs).
+    persist_result=True,
 )
 def scan(
     include_stopped: bool | None = None,
