@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import testbed as tb
-from watchdocker.config import ServerConfig, Settings
+from watchdocker.config import PrefectConfig, Settings
 from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def prefect_server() -> Iterator[str]:
 
     api = os.environ["PREFECT_API_URL"]
     port = int(api.rsplit(":", 1)[1].split("/")[0])
-    settings = Settings(server=ServerConfig(addr=f"127.0.0.1:{port}"))
+    settings = Settings(prefect=PrefectConfig(addr=f"127.0.0.1:{port}"))
     process = start_local_server(settings)
     yield api
     drain_prefect_workers()
