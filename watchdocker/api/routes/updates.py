@@ -57,10 +57,13 @@ def _engine_call(call: Any) -> Any:
 
 def _container_name(context: ApiContext, ident: str) -> str:
     """The name of the container `ident` (an id, id prefix or name) names."""
-    try:
-        return _engine_call(lambda: context.engine.containers.get(ident)).name
-    except NotFound:
-        raise ApiError(Code.CONTAINER_NOT_FOUND, f"no container {ident!r}") from None
+    def name() -> str:
+        try:
+            return context.engine.containers.get(ident).name
+        except NotFound:  # a DockerException too: told apart first
+            raise ApiError(Code.CONTAINER_NOT_FOUND, f"no container {ident!r}") from None
+
+    return _engine_call(name)
 
 
 def _update(
