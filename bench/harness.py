@@ -32,7 +32,7 @@ import httpx
 import yaml
 
 # Nothing here imports Prefect: it reads its settings on import.
-from watchdocker.config import ServerConfig, Settings
+from watchdocker.config import PrefectConfig, Settings
 from watchdocker.deployments.prefect_env import (
     drain_prefect_workers,
     prepare_environment,
@@ -82,7 +82,7 @@ def start_prefect(tmp: Path) -> subprocess.Popen[bytes]:
     # WARNING rather than the CLI's CRITICAL: a failing task still shows on the console.
     prepare_environment(Settings(), console_level="WARNING")
     port = free_port()
-    settings = Settings(server=ServerConfig(addr=f"127.0.0.1:{port}"))
+    settings = Settings(prefect=PrefectConfig(addr=f"127.0.0.1:{port}"))
     server = start_local_server(settings, log_file=tmp / "prefect-server.log")
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     return server

@@ -57,6 +57,7 @@ def _engine_call(call: Any) -> Any:
 
 def _container_name(context: ApiContext, ident: str) -> str:
     """The name of the container `ident` (an id, id prefix or name) names."""
+
     def name() -> str:
         try:
             return context.engine.containers.get(ident).name
