@@ -7,8 +7,9 @@ under `bench-<runid>/`, starts `--containers` containers spread over them, and t
 `--rounds` times (median; the digest cache is off, `scan.cacheTTL: 0s`, so every scan asks the
 registry: a cold cache):
 
-- floor: a new Python process that lists the containers with the docker SDK, inspects their
-  images and sends one manifest HEAD per distinct image with httpx (`scan.concurrency` at once);
+- floor: a new Python process that lists the containers with the docker SDK (one call),
+  inspects each distinct image and sends one manifest HEAD per distinct image with httpx
+  (3 at once, as `scan.concurrency`);
 - `watch-docker scan --json` with no serve running (in-process, no Prefect);
 - `watch-docker scan --json` with `watch-docker serve` running (through its API: a run of the
   `scan` deployment), and `GET /api/containers?refresh=true` from a warm client; with the task
@@ -45,10 +46,10 @@ import httpx
 
 label, accept, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 engine = docker.from_env()
-references = set()
-for container in engine.containers.list(filters={"label": label}):
-    engine.api.inspect_image(container.attrs["Image"])
-    references.add(container.attrs["Config"]["Image"])
+containers = engine.api.containers(filters={"label": label})  # one call, no inspect each
+for image_id in {c["ImageID"] for c in containers}:
+    engine.api.inspect_image(image_id)  # its RepoDigests, as a scan reads them
+references = {c["Image"] for c in containers}
 with httpx.Client() as client:
     def head(reference):
         host, _, rest = reference.partition("/")

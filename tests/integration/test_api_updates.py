@@ -183,15 +183,25 @@ def test_unknown_names_are_refused_at_once(serve: Serve):
 
 def test_the_cli_goes_through_serve_when_it_runs(serve: Serve):
     container, v1, v2 = tb.outdated_container("api-cli")
-    scans = len(asked_scans(serve))
+    tb.current_container("api-cli-other")  # a second image at least, for the lookups' count
+    scans = {run["id"] for run in asked_scans(serve)}
     done = serve.cli("scan", "--json")
     assert done.returncode == 0, done.stderr
     [found] = [c for c in json.loads(done.stdout)["containers"] if c["name"] == container]
     assert found["status"] == "update_available" and found["running"] is True
     assert "not recorded" not in done.stderr
     assert prefect_imported(done) == []
-    # The scan ran inside serve, as a run of its `scan` deployment.
-    assert len(asked_scans(serve)) == scans + 1
+    # The scan ran inside serve, as a run of its `scan` deployment, the lookups of its several
+    # images in one task run (three in all: discovery, lookups, telling of new images).
+    [scan_run] = [run for run in asked_scans(serve) if run["id"] not in scans]
+    assert scan_run["state_type"] == "COMPLETED"
+    task_runs = api_request(
+        serve.prefect_api,
+        "POST",
+        "/task_runs/count",
+        json={"flow_runs": {"id": {"any_": [scan_run["id"]]}}},
+    ).json()
+    assert task_runs == 3
 
     done = serve.cli("update", container, "--json")
     assert done.returncode == 0, done.stderr

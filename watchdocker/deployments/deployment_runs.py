@@ -41,7 +41,9 @@ class RunEnd:
 def start_run(deployment: str, parameters: dict[str, Any]) -> UUID:
     """A run of `deployment` (`flow/deployment`), queued for serve's Runner; its id."""
     run = run_deployment(deployment, parameters=parameters, timeout=0)
-    return run.id
+    # Prefect types the result as FlowRun | Coroutine (async_dispatch); outside an event loop,
+    # as in the API's worker threads, it is the run.
+    return run.id  # type: ignore[union-attr]
 
 
 def run_here(deployment: str, flow: Flow[..., Any], parameters: dict[str, Any]) -> RunEnd:

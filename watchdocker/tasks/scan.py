@@ -13,13 +13,14 @@ import hashlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import docker
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.results import ResultStore, get_result_store
+from prefect.types import DateTime
 
 from watchdocker.container_status import (
     DigestResolution,
@@ -64,6 +65,11 @@ def discover_containers_task(
         durationMs=elapsed_ms(started),
     )
     return found
+
+
+def _expires(after: timedelta) -> DateTime:
+    # Prefect's DateTime is a datetime; its record metadata converts one when it validates.
+    return cast(DateTime, datetime.now(UTC) + after)
 
 
 def _cached(store: ResultStore, key: str, model: type[M]) -> M | None:
@@ -112,7 +118,7 @@ def resolve_remote_digests(
     for ref, answer in asked.items():
         answers[ref] = digest_answer(ref, answer)
         if cache_ttl and not isinstance(answer, ScanTimedOut):
-            store.write(answers[ref], key=keys[ref], expiration=datetime.now(UTC) + cache_ttl)
+            store.write(answers[ref], key=keys[ref], expiration=_expires(cache_ttl))
     return {ref: answers[ref] for ref in references}
 
 
@@ -140,6 +146,5 @@ def resolve_platform_images(
     for lookup, answer in asked.items():
         answers[lookup] = platform_answer(answer)
         if isinstance(answer, str):
-            expiration = datetime.now(UTC) + PLATFORM_CACHE_EXPIRATION
-            store.write(answer, key=keys[lookup], expiration=expiration)
+            store.write(answer, key=keys[lookup], expiration=_expires(PLATFORM_CACHE_EXPIRATION))
     return answers
