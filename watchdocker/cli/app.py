@@ -192,8 +192,9 @@ def update(
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Pull, recreate, health-check, and roll back on failure. Exit 1 when any update failed
-    or was rolled back, or a named container does not exist (then nothing is scanned)."""
+    """Pull, recreate, health-check, and roll back on failure (through serve's API when serve
+    runs). Exit 1 when any update failed or was rolled back, or a named container does not
+    exist (then nothing is scanned)."""
     from watchdocker.cli.serve_client import running_serve
     from watchdocker.update.plan import UpdateReport
 
