@@ -88,7 +88,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     config = folder / "config.yaml"
     config.write_text(
         "scan:\n  interval: 2h\n  cacheTTL: 0s\n"
-        "update:\n  stableSeconds: 1s\n"
+        "update:\n  stableSeconds: 1s\n  healthTimeout: 20s\n"
         f"policy:\n  onlyLabels: ['{tb.label_filter()}']\n"
         f"twofa:\n  users:\n    {APPROVER}:\n      otpSecret: {pyotp.random_base32(32)}\n"
     )
@@ -132,6 +132,24 @@ def test_an_update_through_the_api_is_a_run_of_the_update_deployment(serve: Serv
     assert run["deployment_id"] == deployments(serve.prefect_api)["update"]["id"]
     assert run["state_type"] == "COMPLETED"
     assert run["parameters"]["containers"] == [container]
+
+
+def test_a_rolled_back_update_answers_update_failed_with_its_results(serve: Serve):
+    ref, v1, _ = tb.two_versions("api-sick", v2_healthcheck=["/bin/sh", "-c", "exit 1"])
+    container = f"wdt-{tb.RUN_ID}-api-sick"
+    tb.run_container(ref, *tb.STOPPABLE_SLEEP, name=container)
+    answer = serve.post("/api/updates/run", {"names": [container]})
+    body = answer.json()
+    assert answer.status_code == 500 and body["code"] == 50002, body
+    assert body["msg"] == "update: 1 rolled back"
+    [result] = body["data"]["results"]
+    assert result["result"] == "rolled_back" and "unhealthy" in result["reason"], result
+    assert image_of(container) == v1
+    # The CLI through serve: the same results, the same exit code as without serve.
+    done = serve.cli("update", container, "--json")
+    assert done.returncode == 1, done.stderr
+    [result] = json.loads(done.stdout)["results"]
+    assert result["result"] == "rolled_back", result
 
 
 def test_wait_false_answers_with_the_run_at_once(serve: Serve):
