@@ -31,20 +31,15 @@ class ServeError(Exception):
 @dataclass(frozen=True)
 class ServeApi:
     url: str
-    credential: str
+    client: httpx.Client  # the probe's: its connection serves the call too
 
     def call(
         self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
     ) -> Any:
         """The `data` of a `BaseRes` answer with code 0; raises ServeError otherwise."""
         try:
-            answer = httpx.request(
-                method,
-                self.url + path,
-                params=params,
-                json=body,
-                headers={"Authorization": f"Bearer {self.credential}"},
-                timeout=httpx.Timeout(RUN_SECONDS, connect=PROBE_SECONDS),
+            answer = self.client.request(
+                method, path, params=params, json=body, timeout=RUN_SECONDS
             )
             sent = answer.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -61,9 +56,15 @@ def running_serve(settings: Settings) -> ServeApi | None:
     url = published_api_address(settings.state_dir)
     if not url:
         return None
+    client = httpx.Client(
+        base_url=url,
+        headers={"Authorization": f"Bearer {local_credential(settings.state_dir)}"},
+        timeout=PROBE_SECONDS,
+    )
     try:
-        if httpx.get(f"{url}/healthz", timeout=PROBE_SECONDS).status_code != 200:
-            return None
+        if client.get("/healthz").status_code == 200:
+            return ServeApi(url, client)
     except httpx.HTTPError:
-        return None
-    return ServeApi(url, local_credential(settings.state_dir))
+        pass
+    client.close()
+    return None
