@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import SERVE_HOMES, SERVE_HTTP, api_request, finished_run, run_deployment
+from conftest import (
+    SERVE_HOMES,
+    SERVE_HTTP,
+    api_request,
+    deployments,
+    finished_run,
+    run_deployment,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 import testbed as tb
@@ -116,16 +123,30 @@ def test_the_list_is_the_scan_merged_with_live_state(api: Api, scanned: tuple[st
     assert late not in listed(api)  # gone: dropped
 
 
-def test_the_list_answers_in_milliseconds(api: Api, scanned: tuple[str, str]):
-    listed(api)
-    started = time.perf_counter()
-    for _ in range(10):
-        listed(api)
-    assert (time.perf_counter() - started) / 10 < 0.5
+def scan_runs(prefect_api: str) -> list[dict]:
+    """The runs of serve's `scan` deployment."""
+    scan_deployment = deployments(prefect_api)["scan"]["id"]
+    return api_request(
+        prefect_api,
+        "POST",
+        "/flow_runs/filter",
+        json={"flow_runs": {"deployment_id": {"any_": [scan_deployment]}}},
+    ).json()
 
 
-def test_refresh_runs_a_scan_flow_run_inside_serve(served, api: Api, scanned):
+def test_the_list_runs_no_scan(served, api: Api, scanned: tuple[str, str]):
+    # What makes it answer in milliseconds (bench/api.py measures it): the saved result and
+    # one engine call, no flow run and no registry.
     prefect_api, _ = served
+    before = len(scan_runs(prefect_api))
+    for _ in range(3):
+        listed(api)
+    assert len(scan_runs(prefect_api)) == before
+
+
+def test_refresh_runs_the_scan_deployment_inside_serve(served, api: Api, scanned):
+    prefect_api, _ = served
+    before = {run["id"] for run in scan_runs(prefect_api)}
     fresh = name("api-fresh")
     tb.run_container(IMAGE, "sleep", "600", name=fresh)
     try:
@@ -134,16 +155,8 @@ def test_refresh_runs_a_scan_flow_run_inside_serve(served, api: Api, scanned):
         assert found[fresh]["status"] == "up_to_date"
     finally:
         tb.docker_cli("rm", "-f", fresh)
-    runs = api_request(
-        prefect_api,
-        "POST",
-        "/flow_runs/filter",
-        json={
-            "flows": {"name": {"any_": ["scan"]}},
-            "flow_runs": {"deployment_id": {"is_null_": True}},
-        },
-    ).json()
-    assert [r["state_type"] for r in runs] == ["COMPLETED"], runs
+    new = [run for run in scan_runs(prefect_api) if run["id"] not in before]
+    assert [run["state_type"] for run in new] == ["COMPLETED"], new
 
 
 def test_start_stop_and_delete_a_container(api: Api, scanned: tuple[str, str]):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SERVE_HOMES, _free_port, api_request, wait_for
+from conftest import SERVE_HOMES, _free_port, api_request, deployments, wait_for
 
 import testbed as tb
 from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
@@ -112,20 +112,26 @@ def test_state_files_are_private(served, serve_home: Path):
 
 
 def test_a_one_off_command_adopts_serves_server_with_its_credential(served, serve_home: Path):
-    """The served deployments and a CLI scan both work with the credential: the scan runs on
-    serve's server (no server of its own) and its run is there."""
+    """A command that needs the Prefect API uses serve's server with the credential (no server
+    of its own); a scan goes through serve's HTTP API and runs there, as a run of its `scan`
+    deployment."""
     api, _ = served
     port = int(api.rsplit(":", 1)[1].split("/")[0])
     container = tb.current_container("adopt")
     try:
+        code, out, err = finish(one_off(serve_home.parent, port, "approvals", "--json"))
+        assert code == 0, err
+        assert "starting a local Prefect server" not in err, err
+        assert json.loads(out)["approvals"] == []
         code, out, err = finish(one_off(serve_home.parent, port, "scan", "--json"))
         assert code == 0, err
         assert "starting a local Prefect server" not in err, err
         [row] = [c for c in json.loads(out)["containers"] if c["name"] == container]
         assert row["status"] == "up_to_date", row
+        scans = deployments(api)["scan"]["id"]
         runs = api_request(api, "POST", "/flow_runs/filter", json={"limit": 200}).json()
-        by_hand = [r for r in runs if r["deployment_id"] is None and r["name"].startswith("scan")]
-        assert by_hand, [r["name"] for r in runs]  # the CLI's run, not a deployment's
+        asked = [r for r in runs if r["deployment_id"] == scans and not r["auto_scheduled"]]
+        assert asked, [r["name"] for r in runs]
     finally:
         tb.docker_cli("rm", "-f", container, check=False)
 
@@ -160,7 +166,9 @@ def port() -> Iterator[int]:
 
 
 def test_a_sigkilled_command_takes_its_server_with_it(state: Path, port: int, write_config):
-    command = one_off(state, port, "scan", "--json", "--config", str(write_config()))
+    # A scan with no serve runs in its own process, without a server: an update starts one.
+    config = str(write_config())
+    command = one_off(state, port, "update", "--all", "--dry-run", "--json", "--config", config)
     server_file = state / "prefect" / "server.json"
     wait_for(lambda: server_file.exists() or command.poll() is not None, timeout=180)
     assert command.poll() is None, command.communicate()
@@ -174,14 +182,16 @@ def test_a_sigkilled_command_takes_its_server_with_it(state: Path, port: int, wr
 
 def test_two_commands_at_once_share_one_server(state: Path, port: int, write_config):
     config = str(write_config())
-    container = tb.current_container("twice")
+    container, _, _ = tb.outdated_container("twice")
     try:
-        first, second = (one_off(state, port, "scan", "--json", "--config", config) for _ in "12")
+        args = ("update", "--all", "--dry-run", "--json", "--config", config)
+        first, second = (one_off(state, port, *args) for _ in "12")
         outcomes = [finish(first), finish(second)]
         for code, out, err in outcomes:
             assert code == 0, err
             assert "Traceback" not in err, err
-            assert container in {c["name"] for c in json.loads(out)["containers"]}
+            results = {r["name"]: r["result"] for r in json.loads(out)["results"]}
+            assert results[container] == "would_update", results
         notices = [err for _, _, err in outcomes if "starting a local Prefect server" in err]
         assert len(notices) == 1, [err for _, _, err in outcomes]
         # The last one done, its guard ends the server.

@@ -8,7 +8,7 @@ from watchdocker.api.authn import Authenticator
 from watchdocker.api.context import ApiContext
 from watchdocker.api.errors import install_error_handlers
 from watchdocker.api.middleware import install_middleware
-from watchdocker.api.routes import containers, health, images, login, metrics, twofa
+from watchdocker.api.routes import containers, health, images, login, metrics, twofa, updates
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -27,4 +27,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(containers.router)
     app.include_router(images.router)
     app.include_router(metrics.router)
+    app.include_router(updates.router)
     return app

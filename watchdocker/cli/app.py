@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     import socket
 
     from watchdocker.api.listen import ListenAddress
+    from watchdocker.cli.serve_client import ServeApi
     from watchdocker.container_status import ScanReport
+    from watchdocker.update.plan import UpdateReport
 
 T = TypeVar("T")
 
@@ -112,22 +115,68 @@ def scan(
     ] = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Tell, for every container, whether its registry has a newer image."""
-    from watchdocker.container_status import ScanReport
+    """Tell, for every container, whether its registry has a newer image. Through serve's API
+    when serve runs; else in this process (not recorded in Prefect) unless PREFECT_API_URL names
+    a server to run the flow against."""
+    from watchdocker.cli.serve_client import running_serve
 
     settings = settings_or_exit(config)
-    report = _run_flow(
-        settings,
-        verbose,
-        "scan",
-        ScanReport,
-        include_stopped=include_stopped,
-        config_file=str(config) if config else None,
-    )
+    serve_api = running_serve(settings)
+    if serve_api is not None:
+        stopped_too = (
+            settings.docker.include_stopped if include_stopped is None else include_stopped
+        )
+        report = _scan_through(serve_api, stopped_too)
+    elif os.environ.get("PREFECT_API_URL"):
+        from watchdocker.container_status import ScanReport
+
+        report = _run_flow(
+            settings,
+            verbose,
+            "scan",
+            ScanReport,
+            include_stopped=include_stopped,
+            config_file=str(config) if config else None,
+        )
+    else:
+        report = _scan_here(settings, include_stopped, verbose)
     if json_output:
         print(json.dumps({"containers": [c.model_dump() for c in report.containers]}, indent=2))
     else:
         _print_scan_table(report)
+
+
+def _scan_through(serve_api: ServeApi, include_stopped: bool) -> ScanReport:
+    """A run of serve's `scan` deployment, through its API: the containers it scanned."""
+    from watchdocker.cli.serve_client import ServeError
+    from watchdocker.container_status import ContainerStatus, ScanReport
+
+    params = {"refresh": "true", "includeStopped": str(include_stopped).lower()}
+    try:
+        found = serve_api.call("GET", "/api/containers", params=params)
+    except ServeError as exc:
+        raise fail(str(exc)) from None
+    # A container created while the scan ran is listed as `unknown`: not part of this scan.
+    scanned = [c for c in found["containers"] if c["status"] != "unknown"]
+    return ScanReport(containers=[ContainerStatus.model_validate(c) for c in scanned])
+
+
+def _scan_here(settings: Settings, include_stopped: bool | None, verbose: bool) -> ScanReport:
+    """The scan in this process, without Prefect: read-only, so no server is started for it."""
+    from watchdocker.engine.client import EngineUnavailable
+    from watchdocker.local_scan import scan_here
+
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        report = scan_here(settings, include_stopped)
+    except EngineUnavailable as exc:
+        raise fail(str(exc)) from None
+    print(
+        "watch-docker: no serve runs: scanned in this process, not recorded in Prefect",
+        file=sys.stderr,
+    )
+    return report
 
 
 @app.command()
@@ -146,29 +195,41 @@ def update(
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Pull, recreate, health-check, and roll back on failure. Exit 1 when any update failed
-    or was rolled back, or a named container does not exist (then nothing is scanned)."""
+    """Pull, recreate, health-check, and roll back on failure (through serve's API when serve
+    runs). Exit 1 when any update failed or was rolled back, or a named container does not
+    exist (then nothing is scanned)."""
+    from watchdocker.cli.serve_client import running_serve
     from watchdocker.update.plan import UpdateReport
 
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
     settings = settings_or_exit(config)
-    if sys.stdin.isatty() and not json_output:
-        from watchdocker.cli.prompt import prompt_for_approvals
+    serve_api = running_serve(settings)
+    if serve_api is not None:
+        body = {
+            "names": names or [],
+            "all": all_outdated,
+            "dryRun": dry_run,
+            "requireApproval": require_approval,
+        }
+        report = _update_through(serve_api, body)
+    else:
+        if sys.stdin.isatty() and not json_output:
+            from watchdocker.cli.prompt import prompt_for_approvals
 
-        prompt_for_approvals()
-    report = _run_flow(
-        settings,
-        verbose,
-        "update",
-        UpdateReport,
-        known_names=names,
-        containers=names or None,
-        all=all_outdated,
-        dry_run=dry_run,
-        require_approval=require_approval,
-        config_file=str(config) if config else None,
-    )
+            prompt_for_approvals()
+        report = _run_flow(
+            settings,
+            verbose,
+            "update",
+            UpdateReport,
+            known_names=names,
+            containers=names or None,
+            all=all_outdated,
+            dry_run=dry_run,
+            require_approval=require_approval,
+            config_file=str(config) if config else None,
+        )
     if json_output:
         print(json.dumps({"results": [r.model_dump() for r in report.results]}, indent=2))
     else:
@@ -179,6 +240,22 @@ def update(
         print_rows(title, update_rows(report.results), UPDATE_COLUMNS, report.summary)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _update_through(serve_api: ServeApi, body: dict[str, object]) -> UpdateReport:
+    """A run of serve's `update` deployment, through its API: its results, also when some
+    failed; one line and exit 1 when it could not run or waits for an approver."""
+    from watchdocker.api.codes import Code
+    from watchdocker.cli.serve_client import ServeError
+    from watchdocker.update.plan import UpdateReport
+
+    try:
+        done = serve_api.call("POST", "/api/updates/run", body=body)
+    except ServeError as exc:
+        if exc.code != Code.UPDATE_FAILED or "results" not in (exc.data or {}):
+            raise fail(str(exc)) from None
+        done = exc.data
+    return UpdateReport.model_validate(done)
 
 
 @app.command()

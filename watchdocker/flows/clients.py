@@ -8,6 +8,7 @@ import docker
 from watchdocker.blocks.registry_credentials import registry_credential_blocks
 from watchdocker.config import Settings
 from watchdocker.engine.client import EngineUnavailable, connect
+from watchdocker.local_scan import registry_client
 from watchdocker.registry.client import RegistryClient
 from watchdocker.registry.credentials import (
     CredentialStore,
@@ -26,14 +27,7 @@ def credential_store_for(settings: Settings) -> CredentialStore:
 
 
 def registry_client_for(settings: Settings, store: CredentialStore | None = None) -> RegistryClient:
-    return RegistryClient(
-        store or credential_store_for(settings),
-        insecure=settings.registry.insecure,
-        timeout=settings.registry.timeout.total_seconds(),
-        retries=settings.registry.retries,
-        concurrency=settings.scan.concurrency,
-        scan_timeout=settings.scan.timeout.total_seconds(),
-    )
+    return registry_client(settings, store or credential_store_for(settings))
 
 
 def engine_for(settings: Settings, docker_host_block: str | None = None) -> docker.DockerClient:

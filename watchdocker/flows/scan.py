@@ -9,39 +9,31 @@ from uuid import UUID
 
 from prefect import Flow, State, flow
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
-from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from watchdocker.config import Settings, load_settings
+from watchdocker.config import load_settings
 from watchdocker.container_status import (
-    CheckPlan,
     DigestResolution,
     PlatformAnswer,
     PlatformLookup,
     ScanReport,
-    distinct_references,
-    judge_all,
     plan_check,
-    platform_lookups,
-    stale_errors,
 )
 from watchdocker.flows.clients import engine_for, registry_client_for, updater_for
 from watchdocker.flows.task_runners import thread_pool
 from watchdocker.freshness import asks_registry_afresh
-from watchdocker.registry.client import RegistryClient
-from watchdocker.registry.errors import RegistryError, ScanTimedOut
+from watchdocker.lookups import judge_plans
 from watchdocker.report_rows import SCAN_COLUMNS, headline, scan_rows, table
 from watchdocker.run_metrics import record_scan, scan_result
 from watchdocker.scan_store import save_scan
 from watchdocker.tasks.availability import tell_new_images
 from watchdocker.tasks.scan import (
     discover_containers_task,
-    resolve_platform_image,
-    resolve_remote_digest,
+    resolve_platform_images,
+    resolve_remote_digests,
 )
 from watchdocker.tasks.update import recover_interrupted_updates
 from watchdocker.update.journal import has_entries, journal_root
@@ -64,54 +56,10 @@ def _publish(report: ScanReport) -> None:
             client.update_flow_run(UUID(run_id), name=f"scan: {report.summary}")
 
 
-def _answer(reference: str, future: PrefectFuture[DigestResolution]) -> DigestResolution:
-    try:
-        return future.result()
-    except ScanTimedOut as exc:
-        return DigestResolution(reference=reference, error=str(exc), resolved_at=time.time())
-
-
-def _platform_answers(
-    jobs: dict[PlatformLookup, PrefectFuture[str]],
-) -> dict[PlatformLookup, PlatformAnswer]:
-    answers = {}
-    for key, job in jobs.items():
-        try:
-            answers[key] = PlatformAnswer(config=job.result())
-        except RegistryError as exc:
-            answers[key] = PlatformAnswer(error=str(exc))
-    return answers
-
-
 def auto_scheduled() -> bool:
     """Prefect's scheduler created the run in progress from a deployment's schedule."""
     context = FlowRunContext.get()
     return bool(context and context.flow_run and context.flow_run.auto_scheduled)
-
-
-def _resolve_all(
-    plans: list[CheckPlan], settings: Settings, registry: RegistryClient, fresh: bool
-) -> dict[str, DigestResolution]:
-    """One lookup per distinct name:tag, at most once per scan; unless `fresh`, cached answers
-    within the TTLs cost no request (fresh ones are cached for the runs that follow)."""
-    started = time.time()
-    cache_ttl = settings.scan.cache_ttl
-    if cache_ttl:
-        resolve = resolve_remote_digest.with_options(
-            cache_expiration=cache_ttl, refresh_cache=fresh
-        )
-    else:
-        # A zero TTL means no cache; Prefect would read a zero expiration as "never expires".
-        resolve = resolve_remote_digest.with_options(cache_policy=NO_CACHE)
-    futures = {ref: resolve.submit(ref, registry) for ref in distinct_references(plans)}
-    answers = {ref: _answer(ref, future) for ref, future in futures.items()}
-    stale = stale_errors(answers, started, settings.scan.error_ttl.total_seconds())
-    if stale:
-        # An error from the cache outlived scan.errorTTL: ask again.
-        retry = resolve.with_options(refresh_cache=True)
-        retried = {ref: retry.submit(ref, registry) for ref in stale}
-        answers.update({ref: _answer(ref, future) for ref, future in retried.items()})
-    return answers
 
 
 def _count_failed_scan(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
@@ -129,6 +77,8 @@ def _count_failed_scan(flow: Flow[..., Any], flow_run: FlowRun, state: State) ->
     task_runner=thread_pool(max_workers=16),
     log_prints=False,
     on_failure=[_count_failed_scan],
+    # Persisted: serve's API reads the report of a run it started (deployment_runs).
+    persist_result=True,
 )
 def scan(
     include_stopped: bool | None = None,
@@ -164,14 +114,24 @@ def scan(
     finally:
         engine.close()
     plans = [plan_check(c, settings.policy) for c in containers]
+    fresh_lookups = asks_registry_afresh(fresh, auto_scheduled())
     with registry_client_for(settings) as registry:
-        fresh_lookups = asks_registry_afresh(fresh, auto_scheduled())
-        answers = _resolve_all(plans, settings, registry, fresh_lookups)
-        jobs = {
-            key: resolve_platform_image.submit(*key, registry)
-            for key in platform_lookups(plans, answers)
-        }
-        statuses = judge_all(plans, answers, _platform_answers(jobs))
+
+        def digests(references: list[str]) -> dict[str, DigestResolution]:
+            if not references:
+                return {}
+            return resolve_remote_digests(
+                references,
+                registry,
+                fresh_lookups,
+                settings.scan.cache_ttl,
+                settings.scan.error_ttl,
+            )
+
+        def platforms(lookups: list[PlatformLookup]) -> dict[PlatformLookup, PlatformAnswer]:
+            return resolve_platform_images(lookups, registry) if lookups else {}
+
+        statuses = judge_plans(plans, digests, platforms)
         requests, errors = registry.requests_by_registry(), registry.errors_by_registry()
     report = ScanReport(containers=statuses)
     # For serve's API: its container list is this result merged with the engine's live state.

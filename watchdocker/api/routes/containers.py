@@ -1,13 +1,13 @@
 """`/api/containers`: the list (the latest scan merged with the engine's live state; with
-`refresh=true` a scan first, as a flow run of the `scan` flow in serve's process), start, stop
+`refresh=true` a scan first, as a run of the `scan` deployment in serve's process), start, stop
 and remove. `{id}` is a container id, a unique id prefix or a name."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from watchdocker.api.codes import Code
 from watchdocker.api.context import ApiContext
@@ -15,7 +15,9 @@ from watchdocker.api.deps import Context, FullUser
 from watchdocker.api.engine_errors import docker_errors
 from watchdocker.api.responses import ApiError, BaseRes, ok, ok_json
 from watchdocker.container_list import merge_with_live
+from watchdocker.deployments.deployment_runs import run_here
 from watchdocker.engine.inventory import LiveContainer, find_container, list_live_containers
+from watchdocker.flows.scan import scan
 from watchdocker.scan_store import load_scan
 from watchdocker.singleflight import SingleFlight
 
@@ -27,36 +29,44 @@ _scans: SingleFlight[None] = SingleFlight()
 _listings: SingleFlight[list[LiveContainer]] = SingleFlight()
 
 
-def run_scan(context: ApiContext) -> None:
-    """A run of the `scan` flow in this thread (recorded in Prefect like the CLI's); it saves
-    its result where the list reads it. Raises ApiError(SCAN_FAILED) with the reason."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    from watchdocker.flows import scan
-
-    # A run in this process ends with it: no heartbeat (as the CLI's `_run_flow`).
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        state = scan(config_file=context.config_file, return_state=True)
-    result = state.result(raise_on_failure=False)
-    if isinstance(result, BaseException) or not state.is_completed():
-        raise ApiError(Code.SCAN_FAILED, f"the scan failed: {result}")
+SCAN_DEPLOYMENT = "scan/scan"
 
 
-def container_list(context: ApiContext) -> dict[str, Any]:
+def run_scan(context: ApiContext, include_stopped: bool | None) -> None:
+    """A run of serve's `scan` deployment in this thread (in the UI like any run of it); it
+    saves its result where the list reads it. Raises ApiError(SCAN_FAILED) with the reason."""
+    end = run_here(SCAN_DEPLOYMENT, scan, {"include_stopped": include_stopped})
+    if end.problem or end.result is None:
+        url = context.flow_run_url(str(end.run_id))
+        raise ApiError(Code.SCAN_FAILED, f"scan: {end.problem or 'no result'} ({url})")
+
+
+def container_list(context: ApiContext, include_stopped: bool | None = None) -> dict[str, Any]:
     with docker_errors(Code.CONTAINER_NOT_FOUND):
         live = _listings.do(context.engine_id, lambda: list_live_containers(context.engine))
         saved = load_scan(context.settings.state_dir, context.engine_id)
+    if include_stopped is False:
+        live = [container for container in live if container.running]
     scanned_at = datetime.fromtimestamp(saved.scanned_at, UTC).isoformat() if saved else None
     return {"scannedAt": scanned_at, "containers": merge_with_live(saved, live)}
 
 
 @router.get("/containers", response_model=BaseRes)
-def list_containers(_: FullUser, context: Context, refresh: bool = False) -> Response:
+def list_containers(
+    _: FullUser,
+    context: Context,
+    refresh: bool = False,
+    include_stopped: Annotated[bool | None, Query(alias="includeStopped")] = None,
+) -> Response:
     """The latest scan's result merged with the engine's live state (a container the scan did
-    not see has status `unknown`); `refresh=true` runs a scan first."""
+    not see has status `unknown`); `refresh=true` runs a scan first. `includeStopped=false`
+    lists running containers only (and so scans only them), `true` scans stopped ones too;
+    absent, every container is listed and the scan follows `docker.includeStopped`."""
     if refresh:
-        _scans.do(context.engine_id, lambda: run_scan(context))
-    return ok_json(container_list(context))
+        _scans.do(
+            f"{context.engine_id}/{include_stopped}", lambda: run_scan(context, include_stopped)
+        )
+    return ok_json(container_list(context, include_stopped))
 
 
 def _container(context: ApiContext, given: str) -> LiveContainer:

@@ -1,0 +1,70 @@
+"""The CLI as a thin client of a running `watch-docker serve`: serve publishes its API's address
+under the state directory, beside the local credential (0600) the API takes as a full token.
+The scan or update then runs inside serve, as a run of its deployment; this process imports
+no Prefect (which alone took seconds to import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from watchdocker.auth.local_credential import local_credential, published_api_address
+from watchdocker.config import Settings
+
+# Only whether serve answers: a serve that stopped without withdrawing its address does not.
+PROBE_SECONDS = 2.0
+# A scan or an update waits for its run, health checks included.
+RUN_SECONDS = 3600.0
+
+
+class ServeError(Exception):
+    """The API could not answer, or answered an error: one line to show, and what it sent."""
+
+    def __init__(self, message: str, code: int = 0, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+
+@dataclass(frozen=True)
+class ServeApi:
+    url: str
+    client: httpx.Client  # the probe's: its connection serves the call too
+
+    def call(
+        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
+    ) -> Any:
+        """The `data` of a `BaseRes` answer with code 0; raises ServeError otherwise."""
+        try:
+            answer = self.client.request(
+                method, path, params=params, json=body, timeout=RUN_SECONDS
+            )
+            sent = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ServeError(f"serve's API at {self.url} did not answer: {exc}") from None
+        if not isinstance(sent, dict) or "code" not in sent:
+            raise ServeError(f"serve's API at {self.url} answered {answer.status_code}")
+        if sent["code"] != 0:
+            raise ServeError(str(sent.get("msg", "")), sent["code"], sent.get("data"))
+        return sent.get("data")
+
+
+def running_serve(settings: Settings) -> ServeApi | None:
+    """The API of the serve of this state directory, when one runs and answers."""
+    url = published_api_address(settings.state_dir)
+    if not url:
+        return None
+    client = httpx.Client(
+        base_url=url,
+        headers={"Authorization": f"Bearer {local_credential(settings.state_dir)}"},
+        timeout=PROBE_SECONDS,
+    )
+    try:
+        if client.get("/healthz").status_code == 200:
+            return ServeApi(url, client)
+    except httpx.HTTPError:
+        pass
+    client.close()
+    return None

@@ -1,0 +1,89 @@
+"""Runs of serve's deployments asked for through the HTTP API, visible in the Prefect UI as runs
+of their deployment. An update is started like a run from the UI, so serve's Runner runs it in a
+process of its own, under the same approval gates and concurrency limit; it is followed until it
+ends or waits for an approver, and its result read back from Prefect's result storage (local
+files under the Prefect home, shared by serve and the flow-run processes it starts: the flows
+persist their results). A scan, which a person waits for, runs in serve's own process instead
+(`run_here`): no wait for the Runner's next poll, no new process importing Prefect."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State, StateType
+from prefect.deployments import run_deployment
+from prefect.flow_engine import run_flow
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.states import Pending
+
+from watchdocker.flows.approval import is_waiting_for_approval
+
+POLL_SECONDS = 0.25
+FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a followed run stands: `result` when it completed, `waiting_for_approval` when it
+    waits for an approver's code, else `problem` says why it has no result."""
+
+    run_id: UUID
+    result: Any = None
+    waiting_for_approval: bool = False
+    problem: str | None = None
+
+
+def start_run(deployment: str, parameters: dict[str, Any]) -> UUID:
+    """A run of `deployment` (`flow/deployment`), queued for serve's Runner; its id."""
+    run = run_deployment(deployment, parameters=parameters, timeout=0)
+    # Prefect types the result as FlowRun | Coroutine (async_dispatch); outside an event loop,
+    # as in the API's worker threads, it is the run.
+    return run.id  # type: ignore[union-attr]
+
+
+def run_here(deployment: str, flow: Flow[..., Any], parameters: dict[str, Any]) -> RunEnd:
+    """A run of `deployment` executed in this process (`flow` is its flow). Created Pending,
+    which the Runner never takes (it takes Scheduled runs), with the deployment's parameters
+    merged in by the server as for any run of it."""
+    with get_client(sync_client=True) as client:
+        found = client.read_deployment_by_name(deployment)
+        run = client.create_flow_run_from_deployment(
+            found.id, parameters=parameters, state=Pending()
+        )
+    # As the CLI's runs: no heartbeat thread, which would hold the run's end to the next second.
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        state = run_flow(flow, flow_run=run, parameters=run.parameters, return_type="state")
+    if not isinstance(state, State) or not state.is_completed():
+        reason = state.message if isinstance(state, State) else None
+        return RunEnd(run_id=run.id, problem=f"the run failed: {reason or 'no result'}")
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        return RunEnd(run_id=run.id, problem=f"the run failed: {result}")
+    return RunEnd(run_id=run.id, result=result)
+
+
+def follow_run(run_id: UUID) -> RunEnd:
+    """Waits until the run ends or waits for an approver (a paused run holds no process and may
+    wait an hour: it is answered at once)."""
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(run_id)
+            state = run.state
+            if state is None or state.type not in FINAL:
+                key = state.state_details.pause_key if state else None
+                if is_waiting_for_approval(state.type if state else None, key):
+                    return RunEnd(run_id, waiting_for_approval=True)
+                time.sleep(POLL_SECONDS)
+                continue
+            if state.type != StateType.COMPLETED:
+                reason = state.message or state.type.value.lower()
+                return RunEnd(run_id, problem=f"the run ended {state.type.value.lower()}: {reason}")
+            result = state.result(raise_on_failure=False)
+            if isinstance(result, BaseException):
+                return RunEnd(run_id, problem=f"the run's result cannot be read: {result}")
+            return RunEnd(run_id, result=result)
