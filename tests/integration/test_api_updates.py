@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
 import pytest
+import yaml
 from conftest import (
     _free_port,
     api_request,
@@ -24,6 +29,7 @@ from conftest import (
     finished_run,
     start_serve,
     stop_serve,
+    wrong_code,
 )
 
 import testbed as tb
@@ -183,6 +189,117 @@ def test_a_run_that_needs_approval_answers_at_once_with_the_run_to_approve(serve
     state = run_of(serve, run_id)["state"]
     assert state["type"] == "PAUSED", state
     assert image_of(container) == v1  # nothing changes before an approver's code
+    auth = {"Authorization": f"Bearer {serve.credential}"}
+    waiting = httpx.get(f"{serve.http}/api/approvals", headers=auth).json()["data"]
+    [listed] = [w for w in waiting if w["flow_run_id"] == run_id]
+    assert listed["containers"] == [container] and listed["url"].endswith(run_id)
+    # An answer to a run that waits for none; then a rejection, which needs the code too.
+    stranger = serve.post(f"/api/updates/{uuid.uuid4()}/approve", {"code": "123456"})
+    assert (stranger.status_code, stranger.json()["code"]) == (409, 40904)
+    secret = yaml.safe_load(serve.config.read_text())["twofa"]["users"][APPROVER]["otpSecret"]
+    body = {"approver": APPROVER, "code": pyotp.TOTP(secret).now(), "reject": True}
+    rejected = serve.post(f"/api/updates/{run_id}/approve", body)
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["data"]["outcome"] == "rejected"
+    assert body["code"] not in rejected.text and secret not in rejected.text
+    assert image_of(container) == v1
+
+
+class Terminal:
+    """A CLI process whose stdin is a pseudo-terminal: answers are typed after their prompt
+    shows (getpass flushes what was typed before it asks)."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        leader, follower = pty.openpty()
+        self.leader = leader
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "watchdocker.cli.app", *args],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # no controlling terminal: getpass asks on stdin/stderr
+        )
+        os.close(follower)
+        self.shown = {"out": b"", "err": b""}
+        self.readers = [
+            threading.Thread(target=self._read, args=(stream, key), daemon=True)
+            for stream, key in ((self.process.stdout, "out"), (self.process.stderr, "err"))
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def _read(self, stream: Any, key: str) -> None:
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            self.shown[key] += chunk
+
+    def type_after(self, prompt: str, line: str, times: int = 1, timeout: float = 180) -> None:
+        """Types `line` once `prompt` has shown `times` times."""
+        deadline = time.monotonic() + timeout
+        while (self.shown["out"] + self.shown["err"]).count(prompt.encode()) < times:
+            assert self.process.poll() is None, self.shown
+            assert time.monotonic() < deadline, f"no {prompt!r} prompt: {self.shown}"
+            time.sleep(0.1)
+        os.write(self.leader, f"{line}\n".encode())
+
+    def wait(self) -> tuple[int, str, str]:
+        try:
+            code = self.process.wait(300)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the CLI did not end: {self.shown}") from None
+        for reader in self.readers:
+            reader.join(10)
+        os.close(self.leader)
+        return code, self.shown["out"].decode(), self.shown["err"].decode()
+
+
+def test_update_in_a_terminal_asks_for_the_code_and_follows_the_run_through_serve(serve: Serve):
+    ref, v1, v2 = tb.two_versions("api-prompt")
+    container = f"wdt-{tb.RUN_ID}-api-prompt"
+    tb.run_container(
+        ref, *tb.STOPPABLE_SLEEP, name=container, labels={"watchdocker.approval": "totp"}
+    )
+    secret = yaml.safe_load(serve.config.read_text())["twofa"]["users"][APPROVER]["otpSecret"]
+    # Serve's Prefect server is not where this CLI's settings would look: only serve's API is.
+    env = {k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}}
+    env.update(WATCH_STATE_DIR=str(serve.folder / "state"), WATCH_PREFECT_ADDR="127.0.0.1:1")
+    terminal = Terminal(["update", container, "--config", str(serve.config)], env)
+    terminal.type_after("approver [default]: ", APPROVER)
+    terminal.type_after("code: ", wrong_code(secret))
+    terminal.type_after("approve or reject? [A/r]: ", "a")
+    # A wrong code is said, and the run asks again (approval.maxAttempts).
+    terminal.type_after("approver [default]: ", APPROVER, times=2)
+    terminal.type_after("code: ", pyotp.TOTP(secret).now(), times=2)
+    terminal.type_after("approve or reject? [A/r]: ", "a", times=2)
+    code, out, err = terminal.wait()
+    assert code == 0, err
+    assert err.count("approval needed") == 2
+    assert "updated" in out
+    assert image_of(container) == v2 != v1
+    runs = deployment_runs(serve.prefect_api, "update")
+    [run] = [r for r in runs if r["parameters"]["containers"] == [container]]
+    assert run["state_type"] == "COMPLETED"
+
+
+def test_an_update_run_is_read_back_by_its_id(serve: Serve):
+    container, v1, v2 = tb.outdated_container("api-readback")
+    started = serve.post("/api/updates/run", {"names": [container]}, wait="false").json()
+    run_id = started["data"]["flowRunId"]
+    answer = httpx.get(
+        f"{serve.http}/api/updates/{run_id}",
+        headers={"Authorization": f"Bearer {serve.credential}"},
+        timeout=300,
+    )
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["data"]["results"]
+    assert result["result"] == "updated" and image_of(container) == v2 != v1
+    scans = deployment_runs(serve.prefect_api, "scan")
+    other = httpx.get(
+        f"{serve.http}/api/updates/{scans[0]['id']}",
+        headers={"Authorization": f"Bearer {serve.credential}"},
+    )
+    assert (other.status_code, other.json()["code"]) == (404, 40403)
 
 
 def test_unknown_names_are_refused_at_once(serve: Serve):

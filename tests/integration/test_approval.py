@@ -57,7 +57,7 @@ class RunningUpdate:
 
 
 def waiting_run(container: str, timeout: float = 90) -> str:
-    from watchdocker.cli.approvals import pending_approvals
+    from watchdocker.deployments.approvals import pending_approvals
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,7 +101,7 @@ def approve(run_id: str, approver: str, code: str, config: Path, *extra: str):
 
 
 def test_a_valid_code_approves_and_a_replayed_one_is_refused(prefect_server, approval_config):
-    from watchdocker.cli.approvals import answer_approval
+    from watchdocker.deployments.approvals import answer_approval
 
     approver = f"alice-{tb.RUN_ID}"
     config = approval_config(approver)
@@ -178,7 +178,7 @@ def test_a_container_labelled_for_approval_waits_without_the_setting(
 
 
 def test_a_reject_needs_an_approver_and_their_valid_code(prefect_server, approval_config):
-    from watchdocker.cli.approvals import answer_approval
+    from watchdocker.deployments.approvals import answer_approval
 
     approver = f"hank-{tb.RUN_ID}"
     config = approval_config(approver)
@@ -259,7 +259,7 @@ def test_no_answer_times_out_and_changes_nothing(prefect_server, approval_config
 def test_the_form_offered_to_the_ui_and_the_pending_list(prefect_server, approval_config):
     from prefect.client.orchestration import get_client
 
-    from watchdocker.cli.approvals import answer_approval
+    from watchdocker.deployments.approvals import answer_approval
 
     approver = f"erin-{tb.RUN_ID}"
     config = approval_config(approver)

@@ -8,7 +8,16 @@ from watchdocker.api.authn import Authenticator
 from watchdocker.api.context import ApiContext
 from watchdocker.api.errors import install_error_handlers
 from watchdocker.api.middleware import install_middleware
-from watchdocker.api.routes import containers, health, images, login, metrics, twofa, updates
+from watchdocker.api.routes import (
+    approvals,
+    containers,
+    health,
+    images,
+    login,
+    metrics,
+    twofa,
+    updates,
+)
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -28,4 +37,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(images.router)
     app.include_router(metrics.router)
     app.include_router(updates.router)
+    app.include_router(approvals.router)
     return app

@@ -21,9 +21,11 @@ class Code(IntEnum):
     NOT_FOUND = 40400  # no such route
     CONTAINER_NOT_FOUND = 40401
     IMAGE_NOT_FOUND = 40402
+    RUN_NOT_FOUND = 40403  # no update run of that id
     CONTAINER_RUNNING = 40901  # deleting a running container without force
     IMAGE_IN_USE = 40902
     TWOFA_STATE = 40903  # enrolment asked twice, or 2FA used before it is set up
+    NOT_WAITING = 40904  # an approval answer for a run that does not wait for one
     TOO_MANY_ATTEMPTS = 42901  # locked out after failed logins or codes (HTTP 429)
     INTERNAL = 50000
     SCAN_FAILED = 50001
@@ -47,9 +49,11 @@ HTTP_STATUS: dict[Code, int] = {
     Code.NOT_FOUND: 404,
     Code.CONTAINER_NOT_FOUND: 404,
     Code.IMAGE_NOT_FOUND: 404,
+    Code.RUN_NOT_FOUND: 404,
     Code.CONTAINER_RUNNING: 409,
     Code.IMAGE_IN_USE: 409,
     Code.TWOFA_STATE: 409,
+    Code.NOT_WAITING: 409,
     Code.TOO_MANY_ATTEMPTS: 429,
     Code.INTERNAL: 500,
     Code.SCAN_FAILED: 500,

@@ -212,7 +212,7 @@ def update(
             "dryRun": dry_run,
             "requireApproval": require_approval,
         }
-        report = _update_through(serve_api, body)
+        report = _update_through(serve_api, body, ask=sys.stdin.isatty() and not json_output)
     else:
         if sys.stdin.isatty() and not json_output:
             from watchdocker.cli.prompt import prompt_for_approvals
@@ -242,20 +242,52 @@ def update(
         raise typer.Exit(1)
 
 
-def _update_through(serve_api: ServeApi, body: dict[str, object]) -> UpdateReport:
+def _update_through(serve_api: ServeApi, body: dict[str, object], ask: bool) -> UpdateReport:
     """A run of serve's `update` deployment, through its API: its results, also when some
-    failed; one line and exit 1 when it could not run or waits for an approver."""
+    failed; one line and exit 1 when it could not run. A run that waits for an approver is
+    asked for the code here when `ask` (a terminal), as the in-process path does."""
     from watchdocker.api.codes import Code
+    from watchdocker.cli.prompt import read_answer
     from watchdocker.cli.serve_client import ServeError
     from watchdocker.update.plan import UpdateReport
 
+    attempt = 0
+    method, path = "POST", "/api/updates/run"
+    sent: dict[str, object] | None = body
+    while True:
+        try:
+            done = serve_api.call(method, path, body=sent)
+        except ServeError as exc:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            answer = None
+            if exc.code == Code.APPROVAL_NEEDED and ask:
+                attempt += 1
+                answer = read_answer(str(data["flowRunId"]), attempt)
+            if answer is not None:
+                run = data["flowRunId"]
+                _answer_through(serve_api, run, answer.approver, answer.code, answer.reject)
+                method, path, sent = "GET", f"/api/updates/{run}", None
+                continue
+            if exc.code != Code.UPDATE_FAILED or "results" not in data:
+                raise fail(str(exc)) from None
+            done = data
+        return UpdateReport.model_validate(done)
+
+
+def _answer_through(serve_api: ServeApi, run: str, approver: str, code: str, reject: bool) -> None:
+    """An approval's answer through serve's API; its verdict said (a refused code is said too:
+    the run asks again while it has attempts left)."""
+    from watchdocker.cli.prompt import say_verdict
+    from watchdocker.cli.serve_client import ServeError
+
+    body = {"approver": approver, "code": code, "reject": reject}
     try:
-        done = serve_api.call("POST", "/api/updates/run", body=body)
+        verdict = serve_api.call("POST", f"/api/updates/{run}/approve", body=body)
     except ServeError as exc:
-        if exc.code != Code.UPDATE_FAILED or "results" not in (exc.data or {}):
+        if not isinstance(exc.data, dict) or "outcome" not in exc.data:
             raise fail(str(exc)) from None
-        done = exc.data
-    return UpdateReport.model_validate(done)
+        verdict = exc.data
+    say_verdict(verdict)
 
 
 @app.command()
@@ -265,7 +297,7 @@ def approvals(config: ConfigOption = None, json_output: JsonOption = False) -> N
     pending = with_api(
         settings,
         lambda: __import__(
-            "watchdocker.cli.approvals", fromlist=["pending_approvals"]
+            "watchdocker.deployments.approvals", fromlist=["pending_approvals"]
         ).pending_approvals(),
     )
     if json_output:
@@ -298,7 +330,7 @@ def approve(
     settings = settings_or_exit(config)
 
     def answer() -> dict:
-        from watchdocker.cli.approvals import NotWaiting, answer_approval
+        from watchdocker.deployments.approvals import NotWaiting, answer_approval
 
         try:
             return answer_approval(run_id, approver, code, reject)

@@ -1,10 +1,12 @@
-"""`watch-docker update` in a terminal asks for the approval code itself, in a thread, while the
-flow run waits; the answer goes the same way as `watch-docker approve`'s."""
+"""`watch-docker update` in a terminal asks for the approval code itself while the flow run
+waits: in a thread of an update run in this process, or after serve's API said the run waits.
+The answer goes the same way as `watch-docker approve`'s (or through the API)."""
 
 from __future__ import annotations
 
 import getpass
 import threading
+from dataclasses import dataclass
 
 from rich.console import Console
 
@@ -12,9 +14,15 @@ from rich.console import Console
 from watchdocker.approval import WAITING_HOOKS
 
 
-def _ask(run_id: str, attempt: int) -> None:
-    from watchdocker.cli.approvals import NotWaiting, answer_approval
+@dataclass(frozen=True)
+class TypedAnswer:
+    approver: str
+    code: str
+    reject: bool
 
+
+def read_answer(run_id: str, attempt: int) -> TypedAnswer | None:
+    """What the person at the terminal answers; None when there is no terminal after all."""
     console = Console(stderr=True)
     console.print(f"[bold]approval needed[/] (attempt {attempt}); flow run {run_id}")
     try:
@@ -23,13 +31,26 @@ def _ask(run_id: str, attempt: int) -> None:
         # A rejection needs the code too: else anyone at the form could block updates.
         reject = input("approve or reject? [A/r]: ").strip().lower().startswith("r")
     except EOFError:
-        return  # no terminal after all: the UI or `watch-docker approve` answers
-    try:
-        verdict = answer_approval(run_id, approver, code, reject=reject)
-    except NotWaiting as exc:
-        console.print(str(exc))
+        return None  # the UI or `watch-docker approve` answers
+    return TypedAnswer(approver, code, reject)
+
+
+def say_verdict(verdict: dict) -> None:
+    Console(stderr=True).print(f"{verdict['outcome'].replace('_', ' ')}: {verdict['reason']}")
+
+
+def _ask(run_id: str, attempt: int) -> None:
+    from watchdocker.deployments.approvals import NotWaiting, answer_approval
+
+    answer = read_answer(run_id, attempt)
+    if answer is None:
         return
-    console.print(f"{verdict['outcome'].replace('_', ' ')}: {verdict['reason']}")
+    try:
+        verdict = answer_approval(run_id, answer.approver, answer.code, reject=answer.reject)
+    except NotWaiting as exc:
+        Console(stderr=True).print(str(exc))
+        return
+    say_verdict(verdict)
 
 
 def prompt_for_approvals() -> None:

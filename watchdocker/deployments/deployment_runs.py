@@ -17,6 +17,7 @@ from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State, StateType
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.flow_engine import run_flow
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Pending
@@ -65,6 +66,17 @@ def run_here(deployment: str, flow: Flow[..., Any], parameters: dict[str, Any]) 
     if isinstance(result, BaseException):
         return RunEnd(run_id=run.id, problem=f"the run failed: {result}")
     return RunEnd(run_id=run.id, result=result)
+
+
+def is_run_of(run_id: UUID, deployment: str) -> bool:
+    """Whether `run_id` is a run of `deployment` (`flow/deployment`)."""
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(run_id)
+            found = client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            return False
+    return run.deployment_id == found.id
 
 
 def follow_run(run_id: UUID) -> RunEnd:

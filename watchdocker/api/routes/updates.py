@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any
+from uuid import UUID
 
 from docker.errors import DockerException, NotFound
 from fastapi import APIRouter, Path
@@ -16,7 +17,7 @@ from watchdocker.api.codes import Code
 from watchdocker.api.context import ApiContext
 from watchdocker.api.deps import Context, FullUser
 from watchdocker.api.responses import ApiError, BaseRes, ok
-from watchdocker.deployments.deployment_runs import follow_run, start_run
+from watchdocker.deployments.deployment_runs import follow_run, is_run_of, start_run
 from watchdocker.engine.client import why
 from watchdocker.engine.discovery import service_names
 from watchdocker.update.plan import UnknownContainers, UpdateReport, require_known
@@ -85,9 +86,18 @@ def _update(
     run_id = start_run(UPDATE_DEPLOYMENT, parameters)
     what = ", ".join(names) if names else "every outdated container"
     log.info("update of %s asked by %s: flow run %s", what, user, run_id)
-    started = {"flowRunId": str(run_id), "url": context.flow_run_url(str(run_id))}
     if not wait:
-        return ok(started, "update run started")
+        return ok(_run_links(context, run_id), "update run started")
+    return _outcome(context, run_id)
+
+
+def _run_links(context: ApiContext, run_id: UUID) -> dict[str, str]:
+    return {"flowRunId": str(run_id), "url": context.flow_run_url(str(run_id))}
+
+
+def _outcome(context: ApiContext, run_id: UUID) -> BaseRes:
+    """Follows the run until it ends (its results) or waits for an approver (answered at once)."""
+    started = _run_links(context, run_id)
     end = follow_run(run_id)
     if end.waiting_for_approval:
         how = HOW_TO_APPROVE.format(run=run_id)
@@ -122,3 +132,14 @@ def update_container(
     """Update one container: `id` is its id, an id prefix or its name."""
     name = _container_name(context, ident)
     return _update(context, user.name, [name], body or UpdateOptions(), wait)
+
+
+@router.get("/api/updates/{flowRunId}")
+def update_run(
+    run_id: Annotated[UUID, Path(alias="flowRunId")], _: FullUser, context: Context
+) -> BaseRes:
+    """An update run started before (by the API, the UI or a schedule): waits as
+    `POST /api/updates/run` does, e.g. after its approval was given."""
+    if not is_run_of(run_id, UPDATE_DEPLOYMENT):
+        raise ApiError(Code.RUN_NOT_FOUND, f"no update run {run_id}")
+    return _outcome(context, run_id)

@@ -1,4 +1,4 @@
-"""Answering approval gates from a terminal: the runs that wait, and one answer to one run.
+"""Answering approval gates (the CLI, serve's API): the runs that wait, and one answer to one run.
 Runs inside `prefect_api`; the same resume call as the Prefect UI's form makes."""
 
 from __future__ import annotations
