@@ -96,7 +96,20 @@ def _host_port(value: str, example: str) -> str:
     return value
 
 
-class ServerConfig(_Section):
+class _Address(_Section):
+    addr: str
+
+    @property
+    def host(self) -> str:
+        """The host as written (empty when none was, for server.addr)."""
+        return self.addr.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.addr.rpartition(":")[2])
+
+
+class ServerConfig(_Address):
     """The HTTP API (`watchdocker.api`), served by `watch-docker serve`."""
 
     addr: str = Field(
@@ -115,17 +128,8 @@ class ServerConfig(_Section):
     def _addr(cls, value: str) -> str:
         return _host_port(value, ":8080")
 
-    @property
-    def host(self) -> str:
-        """The host as written, empty when none was."""
-        return self.addr.rpartition(":")[0]
 
-    @property
-    def port(self) -> int:
-        return int(self.addr.rpartition(":")[2])
-
-
-class PrefectConfig(_Section):
+class PrefectConfig(_Address):
     """The local Prefect server and UI that `serve` starts when PREFECT_API_URL names none."""
 
     addr: str = Field("127.0.0.1:4200", description="host:port of the local Prefect server and UI")
@@ -148,14 +152,6 @@ class PrefectConfig(_Section):
         if value < timedelta(hours=1):
             raise ValueError("must be at least 1h (the server cleans up hourly)")
         return value
-
-    @property
-    def host(self) -> str:
-        return self.addr.rpartition(":")[0]
-
-    @property
-    def port(self) -> int:
-        return int(self.addr.rpartition(":")[2])
 
 
 class AuthConfig(_Section):

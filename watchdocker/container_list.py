@@ -6,25 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
+from watchdocker.container_status import ContainerStatus
 from watchdocker.engine.inventory import LiveContainer
 from watchdocker.scan_store import SavedScan
 
 UNKNOWN = "unknown"
 
 
-class ListedContainer(BaseModel):
+class ListedContainer(ContainerStatus):
     """The fields of `scan --json`'s containers, with `running` and `state` as they are now."""
 
-    id: str
-    name: str
-    image: str
-    running: bool
-    status: str
-    reason: str = ""
-    local_digest: str | None = None
-    remote_digest: str | None = None
+    # A scan's status, or `unknown` for a container no scan saw.
+    status: str  # type: ignore[assignment]
     state: str
 
 

@@ -5,7 +5,7 @@ and remove. `{id}` is a container id, a unique id prefix or a name."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -83,20 +83,22 @@ def _now(context: ApiContext, container: LiveContainer) -> dict[str, Any]:
     }
 
 
+def _start_or_stop(context: ApiContext, given: str, action: Literal["start", "stop"]) -> BaseRes:
+    with docker_errors(Code.CONTAINER_NOT_FOUND):
+        container = _container(context, given)
+        getattr(context.engine.api, action)(container.id)
+        done = {"start": "started", "stop": "stopped"}[action]
+        return ok(_now(context, container), msg=f"{done} {container.name}")
+
+
 @router.post("/containers/{id}/start")
 def start_container(id: str, _: FullUser, context: Context) -> BaseRes:
-    with docker_errors(Code.CONTAINER_NOT_FOUND):
-        container = _container(context, id)
-        context.engine.api.start(container.id)
-        return ok(_now(context, container), msg=f"started {container.name}")
+    return _start_or_stop(context, id, "start")
 
 
 @router.post("/containers/{id}/stop")
 def stop_container(id: str, _: FullUser, context: Context) -> BaseRes:
-    with docker_errors(Code.CONTAINER_NOT_FOUND):
-        container = _container(context, id)
-        context.engine.api.stop(container.id)
-        return ok(_now(context, container), msg=f"stopped {container.name}")
+    return _start_or_stop(context, id, "stop")
 
 
 @router.delete("/containers/{id}")
