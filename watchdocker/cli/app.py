@@ -395,13 +395,11 @@ def serve(config: ConfigOption = None) -> None:
             from watchdocker.api.context import ApiContext
             from watchdocker.api.server import ApiServer
             from watchdocker.deployments.serving import serve_deployments
-            from watchdocker.engine.client import EngineUnavailable, connect
+            from watchdocker.engine.client import connect_or_later
 
             config_file = str(config) if config else None
-            try:
-                engine = connect(settings.docker.host)
-            except EngineUnavailable as exc:
-                raise fail(str(exc)) from None
+            # The engine may be down at start: serve says so and keeps serving (outage_watch).
+            engine = connect_or_later(settings.docker.host)
             from watchdocker.auth.local_credential import local_credential
 
             credential = local_credential(settings.state_dir)

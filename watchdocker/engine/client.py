@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import docker
+from docker.constants import DEFAULT_DOCKER_API_VERSION
 from docker.errors import DockerException
 
 _API_VERSION_PREFIX = "Error while fetching server API version: "
@@ -24,6 +25,20 @@ def connect(host: str | None = None, timeout: float = 60.0) -> docker.DockerClie
         where = host or "DOCKER_HOST or the local socket"
         raise EngineUnavailable(f"cannot reach the Docker engine at {where}: {why(exc)}") from None
     return client
+
+
+def connect_or_later(host: str | None = None, timeout: float = 60.0) -> docker.DockerClient:
+    """`connect`, or when the engine does not answer yet, a client that will reach it once it
+    does (at docker-py's default API version: negotiating one needs an answer). For a long-lived
+    caller, such as serve's API, that must start while the engine is down."""
+    try:
+        return connect(host, timeout)
+    except EngineUnavailable:
+        if host:
+            return docker.DockerClient(
+                base_url=host, version=DEFAULT_DOCKER_API_VERSION, timeout=timeout
+            )
+        return docker.from_env(version=DEFAULT_DOCKER_API_VERSION, timeout=timeout)
 
 
 def why(exc: BaseException) -> str:
