@@ -71,12 +71,14 @@ class HostedServer:
         import uvicorn
         from prefect.server.api.server import create_app
 
+        from watchdocker.deployments.quiet_uvicorn import QuietServer
+
         app = create_app(final=True)
         route_server_logs(self.home / "server.log")  # after create_app: it sets logging up
         config = uvicorn.Config(
             app, host=self.host, port=self.port, log_config=None, timeout_keep_alive=5
         )
-        self._server = uvicorn.Server(config)
+        self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._server.run, name="prefect-server", daemon=True)
         self._thread.start()
 
