@@ -7,11 +7,9 @@ directory, free port, the default schedules, containers filtered to none of the 
 scheduled scan has nothing to do):
 
 - before: the embedded Prefect server as Prefect ships it (`WATCH_SERVER_PREFECT_DEFAULTS=true`:
-  `prefect server start` in a process of its own under the guard, all its services, its
-  polling, the migrations run by the server), i.e. before watch-docker made it lighter
-  (watchdocker.deployments: hosted_server, server_services, embedded_server);
-- after: as `watch-docker serve` starts it: the server in serve's own process (serve's row
-  then holds the server's figures too).
+  all its services, its polling, the migrations run by the server), i.e. before watch-docker
+  made it lighter (watchdocker.deployments: server_services, embedded_server);
+- after: as `watch-docker serve` starts it.
 
 Each phase times the first answer of the API and the registration of the deployments, waits
 `--settle` seconds, then samples serve, the server guard and the Prefect server when they are

@@ -36,3 +36,22 @@ def test_it_ticks_once_a_second_refreshing_the_date_and_stops_when_asked():
     assert 2 <= len(ticks) <= 5, ticks  # uvicorn's own loop would have ticked ~25 times
     assert set(ticks) == {0}  # every tick refreshes the Date header
     assert any(name == b"date" for name, _ in server.server_state.default_headers)
+
+
+def test_the_embedded_server_process_builds_a_quiet_server_through_uvicorn_run(monkeypatch):
+    import importlib
+
+    from watchdocker.deployments.embedded_server import quiet_uvicorn
+
+    module = importlib.import_module("uvicorn.main")
+    monkeypatch.setattr(module, "Server", module.Server)  # restored after the test
+    built: list[type] = []
+
+    def run(self: uvicorn.Server, sockets: Any = None) -> None:
+        built.append(type(self))
+        self.started = True  # else uvicorn.run exits with its start-up failure code
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)  # for QuietServer too: it inherits run
+    quiet_uvicorn()
+    uvicorn.run(nothing, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    assert built == [QuietServer]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -274,7 +273,6 @@ def serve(config: ConfigOption = None) -> None:
         prepare_environment,
         ui_login_hint,
     )
-    from watchdocker.deployments.server_services import as_prefect_ships
 
     prepare_environment(settings, console_level="INFO")
     # Bound before the Prefect server starts: a taken or refused address stops serve at once.
@@ -283,8 +281,7 @@ def serve(config: ConfigOption = None) -> None:
     embedded = not os.environ.get("PREFECT_API_URL")
     server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
-        # Its own server runs in its process: one Prefect loaded, not two (bench/idle.py).
-        with prefect_api(settings, notice=False, in_process=not as_prefect_ships()) as api_url:
+        with prefect_api(settings, notice=False) as api_url:
             from watchdocker.api.app import create_app
             from watchdocker.api.context import ApiContext
             from watchdocker.api.server import ApiServer
@@ -309,15 +306,6 @@ def serve(config: ConfigOption = None) -> None:
             serve_deployments(settings, config_file, api_url, server_log, companions=[api])
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
-    except SystemExit as exc:  # how Prefect's Runner ends on SIGTERM
-        if exc.code not in (0, None):
-            raise
-    # Stopped, drained and flushed: tearing down an interpreter that holds Prefect's server
-    # (thousands of modules, its database pool) would add seconds to every stop.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 def _bind_api(settings: Settings) -> tuple[ListenAddress, socket.socket]:

@@ -1,5 +1,4 @@
 """The Prefect shell around the flows: the deployments `serve` runs (`specs`, `serving`, which
 skips the runs `missed_runs` picks), the embedded Prefect server and its environment
-(`prefect_env`; `hosted_server` in serve's process, `server_guard` and `embedded_server` for a
-one-off command's; `server_services`, `server_retention`), and serve's watchers
-(`outage_watch`, whose rules are `server_health`'s, and `expired_approvals`)."""
+(`prefect_env`, `server_guard`, `embedded_server`, `server_services`, `server_retention`), and
+serve's watchers (`outage_watch`, whose rules are `server_health`'s, and `expired_approvals`)."""

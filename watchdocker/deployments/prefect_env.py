@@ -16,18 +16,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from watchdocker.auth.secret_file import secret_file
 from watchdocker.config import Settings
-from watchdocker.deployments.hosted_server import (
-    HostedServer,
-    limit_malloc_arenas,
-    wait_for_users,
-)
 from watchdocker.deployments.server_guard import (
     MUTEX_FILE,
     SERVER_FILE,
@@ -148,15 +143,19 @@ def check_api(api_url: str, auth_string: str | None) -> None:
         )
 
 
-def local_server_environment(settings: Settings, home: Path) -> tuple[dict, dict]:
-    """The local server's settings: defaults (what the user set wins over them) and what is
-    this state directory's own (wins over what the user set)."""
+def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
+    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
+    prefect.addr with SQLite under the state directory, requiring the state directory's
+    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
+    process. Returns the guard: stop_process ends both."""
+    home = secure_state(settings)
+    log_path = log_file or home / "server.log"
     credential = api_credential(home)
-    defaults = {
+    shipped = as_prefect_ships()
+    env = {
         **retention_environment(settings),
-        **({} if as_prefect_ships() else lean_environment()),
-    }
-    own = {
+        **({} if shipped else lean_environment()),
+        **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # The UI finds its API from these, not from --host/--port (else it asks port 4200).
@@ -165,20 +164,7 @@ def local_server_environment(settings: Settings, home: Path) -> tuple[dict, dict
         "PREFECT_SERVER_API_AUTH_STRING": credential,
         "PREFECT_API_AUTH_STRING": credential,
     }
-    return defaults, own
-
-
-def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
-    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
-    prefect.addr with SQLite under the state directory, requiring the state directory's
-    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
-    process. Returns the guard: stop_process ends both."""
-    home = secure_state(settings)
-    log_path = log_file or home / "server.log"
-    defaults, own = local_server_environment(settings, home)
-    env = {**defaults, **os.environ, **own}
     env.pop("PREFECT_API_URL", None)
-    shipped = as_prefect_ships()
     lighter = [] if shipped else ["watchdocker.deployments.embedded_server", str(home), "--"]
     command = [
         sys.executable, "-m", "watchdocker.deployments.server_guard", str(home), "--",
@@ -190,60 +176,21 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    try:
-        _wait_until_answers(settings, own, lambda: process.poll() is None, log_path)
-    except ServerUnavailable:
-        stop_process(process)
-        raise
-    _record_server(home, local_api_url(settings), process.pid)
-    return process
-
-
-def host_local_server(settings: Settings) -> HostedServer:
-    """The local server in this process (`hosted_server`), once it answers; the caller stops
-    it. Before any Prefect import: it sets this process's Prefect settings."""
-    home = secure_state(settings)
-    defaults, own = local_server_environment(settings, home)
-    arenas = defaults.pop("MALLOC_ARENA_MAX", None)
-    if arenas and "MALLOC_ARENA_MAX" not in os.environ:
-        limit_malloc_arenas(int(arenas))  # the variable acts only at a process's start
-    for name, value in defaults.items():
-        os.environ.setdefault(name, value)
-    os.environ.update(own)
-    os.environ["PREFECT_API_URL"] = local_api_url(settings)
-    server = HostedServer(home, settings.prefect.host, settings.prefect.port)
-    server.start()
-    try:
-        _wait_until_answers(settings, own, server.running, home / "server.log")
-    except ServerUnavailable:
-        server.stop()
-        raise
-    _record_server(home, local_api_url(settings), os.getpid())
-    return server
-
-
-def _wait_until_answers(
-    settings: Settings, own: dict[str, str], alive: Callable[[], bool], log_path: Path
-) -> None:
-    """Until the server answers; ServerUnavailable when it stops first or does not answer."""
     url = local_api_url(settings)
-    credential = own["PREFECT_API_AUTH_STRING"]
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
             if _api_status(url, credential, timeout=1.0) == 200:
-                return
-        if not alive():
+                record = json.dumps({"url": url, "pid": process.pid})
+                (home / SERVER_FILE).write_text(record)
+                return process
+        if process.poll() is not None:
             raise ServerUnavailable(
-                f"the local Prefect server stopped before it answered; see {log_path}"
+                f"the local Prefect server exited with code {process.returncode}; see {log_path}"
             )
         time.sleep(0.25)
+    stop_process(process)
     raise ServerUnavailable(f"the local Prefect server did not answer at {url}; see {log_path}")
-
-
-def _record_server(home: Path, url: str, pid: int) -> None:
-    """What `_runs_here` checks: the server's URL and the process whose life is the server's."""
-    (home / SERVER_FILE).write_text(json.dumps({"url": url, "pid": pid}))
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -271,8 +218,8 @@ def _alive(pid: object) -> bool:
 
 def _runs_here(home: Path, url: str) -> bool:
     """Whether the server at `url` is this home's: recorded here by the command that started
-    it, the process it lives with alive (serve, or a one-off command's guard), and it accepts
-    this home's credential (a server whose home is gone has another)."""
+    it, its guard alive, and it accepts this home's credential (a server whose home is gone
+    has another)."""
     try:
         record = json.loads((home / SERVER_FILE).read_text())
     except (OSError, ValueError):
@@ -299,13 +246,10 @@ def _refuse_what_holds_the_port(settings: Settings, home: Path) -> None:
 
 
 @contextlib.contextmanager
-def prefect_api(
-    settings: Settings, *, notice: bool = True, in_process: bool = False
-) -> Iterator[str]:
+def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
     """The API to run flows against (after `prepare_environment`): PREFECT_API_URL, else the
     local server of this state directory when it runs (`watch-docker serve`'s, or another
-    command's), else a local server for the duration of the block: in this process with
-    `in_process` (serve), else in a process of its own that other commands may adopt."""
+    command's), else a local server started for the duration of the block."""
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         check_api(configured, os.environ.get("PREFECT_API_AUTH_STRING"))
@@ -314,7 +258,6 @@ def prefect_api(
     home = secure_state(settings)
     url = local_api_url(settings)
     started: subprocess.Popen | None = None
-    hosted: HostedServer | None = None
     users: int | None = None
     # Serialised with other commands of this home: one starts the server, the others adopt it.
     with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT + 30) as mine:
@@ -333,10 +276,7 @@ def prefect_api(
                     "(`watch-docker serve` keeps one running)",
                     file=sys.stderr,
                 )
-            if in_process:
-                hosted = host_local_server(settings)
-            else:
-                started = start_local_server(settings)
+            started = start_local_server(settings)
     os.environ["PREFECT_API_URL"] = url
     try:
         yield url
@@ -347,8 +287,6 @@ def prefect_api(
             os.close(users)
         if started is not None:
             _stop_unless_used(home, started)
-        if hosted is not None:
-            _stop_hosted(home, hosted)
 
 
 def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
@@ -358,21 +296,6 @@ def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
         if mine and nobody_uses(home):
             stop_process(guard)
             (home / SERVER_FILE).unlink(missing_ok=True)
-
-
-def _stop_hosted(home: Path, hosted: HostedServer) -> None:
-    """Stops the server of this process once the commands that adopted it are done, or a
-    minute has passed (a stop is not held up for long); none adopts it meanwhile."""
-    # It ends with this process anyway: without the lock too, should another command hold it
-    # for that long.
-    with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT):
-        (home / SERVER_FILE).unlink(missing_ok=True)
-        if not wait_for_users(home):
-            print(
-                "watch-docker: stopping the Prefect server while commands still use it",
-                file=sys.stderr,
-            )
-        hosted.stop()
 
 
 def drain_prefect_workers(timeout: float = 10.0) -> None:
