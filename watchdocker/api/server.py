@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from watchdocker.api.listen import ListenAddress
 from watchdocker.auth.local_credential import publish_api_address, withdraw_api_address
+from watchdocker.deployments.quiet_uvicorn import QuietServer
 
 
 class ApiUnavailable(Exception):
@@ -48,7 +49,7 @@ class ApiServer:
         self._socket = sock
         self._state_dir = state_dir
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
+        self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
 
     def _run(self) -> None:

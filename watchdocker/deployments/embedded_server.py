@@ -8,11 +8,13 @@ of Prefect's own start are cut:
   and make every start slower;
 - the server's task queue (docket, in memory) is polled every 5 s instead of every 250 ms:
   Prefect's services run every 5 s or more (a service's turn may come up to 5 s late), and
-  the polling was a third of the idle server's CPU.
+  the polling was a third of the idle server's CPU;
+- uvicorn looks for a stop once a second instead of ten times (`quiet_uvicorn`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -60,6 +62,16 @@ def slow_docket_polling() -> None:
     docket.worker.Worker.__init__ = init  # type: ignore[method-assign]
 
 
+def quiet_uvicorn() -> None:
+    """Prefect's `server start` calls uvicorn.run, which builds uvicorn's Server: a QuietServer
+    instead."""
+    from watchdocker.deployments.quiet_uvicorn import QuietServer
+
+    # The module, not the `uvicorn.main` command the package exports under that name.
+    module = importlib.import_module("uvicorn.main")
+    module.Server = QuietServer  # type: ignore[attr-defined]
+
+
 def main() -> None:
     home, separator, *arguments = sys.argv[1:]
     if separator != "--":
@@ -68,6 +80,7 @@ def main() -> None:
         )
     migrate_once(Path(home))
     slow_docket_polling()
+    quiet_uvicorn()
     from prefect.cli import app
 
     sys.argv = ["prefect", *arguments]
