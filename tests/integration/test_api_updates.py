@@ -266,11 +266,12 @@ def test_update_in_a_terminal_asks_for_the_code_and_follows_the_run_through_serv
     env.update(WATCH_STATE_DIR=str(serve.folder / "state"), WATCH_PREFECT_ADDR="127.0.0.1:1")
     terminal = Terminal(["update", container, "--config", str(serve.config)], env)
     terminal.type_after("approver [default]: ", APPROVER)
-    terminal.type_after("code: ", wrong_code(secret))
+    # At a line's start: the verdict line "wrong code: ..." holds "code: " too.
+    terminal.type_after("\ncode: ", wrong_code(secret))
     terminal.type_after("approve or reject? [A/r]: ", "a")
     # A wrong code is said, and the run asks again (approval.maxAttempts).
     terminal.type_after("approver [default]: ", APPROVER, times=2)
-    terminal.type_after("code: ", pyotp.TOTP(secret).now(), times=2)
+    terminal.type_after("\ncode: ", pyotp.TOTP(secret).now(), times=2)
     terminal.type_after("approve or reject? [A/r]: ", "a", times=2)
     code, out, err = terminal.wait()
     assert code == 0, err
