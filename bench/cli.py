@@ -200,7 +200,7 @@ class CliBench(Harness):
         answer = client.get("/api/containers", params={"refresh": "true"})
         elapsed = time.perf_counter() - started
         assert answer.status_code == 200, answer.text
-        self._check(answer.json()["data"])
+        self._check(answer.json()["data"]["containers"])
         return elapsed
 
     def _task_runs(self, state: Path, prefect_addr: str) -> str:

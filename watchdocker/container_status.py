@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from watchdocker.config import PolicyConfig
-from watchdocker.engine.discovery import ContainerInfo
 from watchdocker.policy import evaluate_policy
 from watchdocker.reference import ImageReference, InvalidReferenceError
+
+if TYPE_CHECKING:
+    # Only named in annotations: the CLI's thin path imports this module without the docker SDK.
+    from watchdocker.engine.discovery import ContainerInfo
 
 Status = Literal["up_to_date", "update_available", "skipped", "error"]
 
