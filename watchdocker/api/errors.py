@@ -9,6 +9,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prefect.exceptions import ObjectNotFound
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from watchdocker.api.codes import Code
@@ -61,6 +62,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _missing_on_prefect(_: Request, exc: Exception) -> JSONResponse:
+    # A deployment serve registered, deleted since (in the UI): restarting serve registers it.
+    return answer(
+        Code.NOT_READY,
+        "the Prefect server lacks what serve registered (a deployment deleted?); restart serve",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return answer(Code.INTERNAL, "internal error; the server log has its kind")
@@ -70,4 +79,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ObjectNotFound, _missing_on_prefect)
     app.add_exception_handler(Exception, _unexpected)

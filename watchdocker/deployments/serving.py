@@ -159,8 +159,6 @@ def serve_deployments(
     watch.start()
     expired = ExpiredApprovals(settings)
     expired.start()
-    for companion in companions:
-        companion.start()
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
     # Prefect's `serve`, with watch-docker's hint in place of its banner. Schedules stay
@@ -168,7 +166,10 @@ def serve_deployments(
     # default pauses them for everyone). Runs missed meanwhile are skipped above.
     runner = Runner(pause_on_shutdown=False)
     for deployment in deployments:
-        runner.add_deployment(deployment)
+        runner.add_deployment(deployment)  # registered with the server here
+    # Once the deployments are registered: the API runs and asks for runs of them.
+    for companion in companions:
+        companion.start()
     # Printed once the deployments are registered, just before the Runner starts.
     print("\n".join(serve_hint(specs, config_file)), flush=True)
     try:
