@@ -6,20 +6,20 @@ Runner, shown in the Prefect UI and held by the same approval gates and concurre
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from docker.errors import DockerException, NotFound
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchdocker.api.codes import Code
 from watchdocker.api.context import ApiContext
 from watchdocker.api.deps import Context, FullUser
+from watchdocker.api.engine_errors import docker_errors
 from watchdocker.api.responses import ApiError, BaseRes, ok
 from watchdocker.deployments.deployment_runs import follow_run, is_run_of, start_run
-from watchdocker.engine.client import why
 from watchdocker.engine.discovery import service_names
+from watchdocker.engine.inventory import find_container, list_live_containers
 from watchdocker.update.plan import UnknownContainers, UpdateReport, require_known
 
 router = APIRouter(tags=["updates"])
@@ -49,30 +49,12 @@ class UpdatesRun(UpdateOptions):
         return self
 
 
-def _engine_call(call: Any) -> Any:
-    try:
-        return call()
-    except DockerException as exc:
-        raise ApiError(Code.DOCKER_ERROR, f"the Docker engine: {why(exc)}") from None
-
-
-def _container_name(context: ApiContext, ident: str) -> str:
-    """The name of the container `ident` (an id, id prefix or name) names."""
-
-    def name() -> str:
-        try:
-            return context.engine.containers.get(ident).name
-        except NotFound:  # a DockerException too: told apart first
-            raise ApiError(Code.CONTAINER_NOT_FOUND, f"no container {ident!r}") from None
-
-    return _engine_call(name)
-
-
 def _update(
     context: ApiContext, user: str, names: list[str] | None, options: UpdateOptions, wait: bool
 ) -> BaseRes:
     if names:
-        present = _engine_call(lambda: service_names(context.engine))
+        with docker_errors(Code.CONTAINER_NOT_FOUND):
+            present = service_names(context.engine)
         try:
             require_known(names, present)
         except UnknownContainers as exc:
@@ -130,7 +112,9 @@ def update_container(
     wait: bool = True,
 ) -> BaseRes:
     """Update one container: `id` is its id, an id prefix or its name."""
-    name = _container_name(context, ident)
+    # Found as the containers routes find it: an id, a unique id prefix or a name.
+    with docker_errors(Code.CONTAINER_NOT_FOUND):
+        name = find_container(list_live_containers(context.engine), ident).name
     return _update(context, user.name, [name], body or UpdateOptions(), wait)
 
 
