@@ -24,11 +24,6 @@ def enrolled_secret(settings: Settings, username: str) -> SecretStr | None:
     return approver_secrets(settings).get(username)
 
 
-def _ledger(settings: Settings) -> WrongCodeLedger:
-    approval = settings.approval
-    return WrongCodeLedger(approval.lockout_attempts, approval.lockout_period.total_seconds())
-
-
 def check_code(
     auth: Authenticator, settings: Settings, user: User, code: str, secret: str, client: str
 ) -> None:
@@ -42,7 +37,7 @@ def check_code(
             f"{auth.token_codes.allowed} wrong codes with this temp token: log in again",
         )
     auth.refuse_if_limited(keys, now)
-    ledger = _ledger(settings)
+    ledger = WrongCodeLedger.from_settings(settings)
     guard = ReplayGuard()
     try:
         if (until := ledger.locked_until(user.name, now)) is not None:

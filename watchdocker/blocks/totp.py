@@ -217,6 +217,13 @@ class WrongCodeLedger:
         self.attempts = attempts
         self.period = period_seconds
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WrongCodeLedger:
+        """The limits of `approval.lockoutAttempts` and `approval.lockoutPeriod`, which the
+        approval gate and the API's login codes share."""
+        approval = settings.approval
+        return cls(approval.lockout_attempts, approval.lockout_period.total_seconds())
+
     def _read(self, client: Any, approver: str) -> tuple[WrongCodes, bool]:
         name = lockout_variable_name(approver)
         variable = client.read_variable_by_name(name)

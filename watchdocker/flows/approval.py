@@ -150,9 +150,7 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
             "warning",
         )
     guard = ReplayGuard()
-    ledger = WrongCodeLedger(
-        settings.approval.lockout_attempts, settings.approval.lockout_period.total_seconds()
-    )
+    ledger = WrongCodeLedger.from_settings(settings)
     answers: list[dict[str, str]] = []
     attempts = settings.approval.max_attempts
     timeout = int(settings.approval.timeout.total_seconds())
