@@ -62,7 +62,7 @@ flock 9
 
 # --- 1. Debian packages ------------------------------------------------------------------------
 # With recommends, like the hand-made setup this was tested on (apparmor, cgroupfs-mount...).
-install_missing docker.io docker-registry busybox-static apache2-utils
+install_missing docker.io docker-registry busybox-static apache2-utils docker-compose
 command -v openssl >/dev/null 2>&1 || install_missing openssl
 
 # --- helpers -----------------------------------------------------------------------------------
