@@ -683,6 +683,20 @@ def _describe(error: ValidationError) -> str:
     return "invalid configuration: " + "; ".join(problems)
 
 
+# Where serve listens and who logs in to it: not what a scan or an update does.
+_NOT_RUN_SETTINGS = {"server", "prefect", "auth", "state_dir"}
+
+
+def run_settings_digest(settings: Settings) -> str:
+    """A digest of what a scan or an update run reads from `settings`: equal for the CLI and
+    serve exactly when a run in serve does what the CLI's own settings say. Secrets enter it
+    masked (SecretStr)."""
+    import hashlib
+
+    dumped = settings.model_dump_json(exclude=_NOT_RUN_SETTINGS)
+    return hashlib.sha256(dumped.encode()).hexdigest()
+
+
 def load_settings(config_file: str | Path | None = None) -> Settings:
     """Settings from the config file (explicit, WATCH_CONFIG, or the first default path that
     exists), overridden by WATCH_* variables. Raises ConfigError naming what is wrong."""

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import socket
 import threading
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from watchdocker.api.listen import ListenAddress
-from watchdocker.auth.local_credential import publish_api_address, withdraw_api_address
+from watchdocker.auth.local_credential import (
+    PublishedApi,
+    publish_api_address,
+    withdraw_api_address,
+)
+from watchdocker.config import Settings, run_settings_digest
 from watchdocker.deployments.quiet_uvicorn import QuietServer
 
 
@@ -43,11 +47,12 @@ class ApiServer:
     withdraws it."""
 
     def __init__(
-        self, app: FastAPI, address: ListenAddress, sock: socket.socket, state_dir: Path
+        self, app: FastAPI, address: ListenAddress, sock: socket.socket, settings: Settings
     ) -> None:
         self.address = address
         self._socket = sock
-        self._state_dir = state_dir
+        self._state_dir = settings.state_dir
+        self._published = PublishedApi(address.url, run_settings_digest(settings))
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
         self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
@@ -58,7 +63,7 @@ class ApiServer:
 
     def start(self) -> None:
         self._thread.start()
-        publish_api_address(self._state_dir, self.address.url)
+        publish_api_address(self._state_dir, self._published)
 
     def stop(self) -> None:
         withdraw_api_address(self._state_dir)
