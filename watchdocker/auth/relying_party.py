@@ -43,17 +43,17 @@ def relying_party(
         raise RelyingPartyError("the request names no host (Host or X-Forwarded-Host)")
     if not host_allowed(rp_id, allowed):
         raise HostNotAllowed(f"2FA requests to host {rp_id!r} are not allowed here")
-    if _is_ip_address(rp_id) or not _DOMAIN.fullmatch(rp_id):
+    if _is_ip_address(rp_id):
         raise RelyingPartyError(
-            f"passkeys need a domain name, and {rp_id!r} is not one (browsers refuse IP "
-            "addresses): open the console by name, e.g. localhost"
+            f"passkeys need a domain name, and {rp_id!r} is an IP address (browsers refuse "
+            "those): open the console by name, e.g. localhost"
         )
+    if not _DOMAIN.fullmatch(rp_id):
+        raise RelyingPartyError(f"passkeys need a domain name, and {rp_id!r} is not one")
     proto = (_first(header, ("x-forwarded-proto",)) or scheme).lower()
     if proto not in _DEFAULT_PORTS:
         raise RelyingPartyError(f"scheme {proto!r} is neither http nor https")
-    port = authority[len(host) :].removeprefix(":")
-    if port and not port.isdigit():
-        raise RelyingPartyError(f"the port of host {authority!r} is not a number")
+    port = authority[len(host) :].removeprefix(":")  # digits or nothing (strip_port)
     shown = f"{rp_id}:{port}" if port and port != _DEFAULT_PORTS[proto] else rp_id
     return RelyingParty(rp_id, f"{proto}://{shown}")
 

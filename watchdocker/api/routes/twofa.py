@@ -161,7 +161,8 @@ def disable(
 ) -> BaseRes:
     """Turn 2FA off: the TOTP secret and every passkey (of every host) go."""
     person(user)
-    if not enrolment(auth, context.settings, user.name).is_setup:
+    held = enrolment(auth, context.settings, user.name)
+    if not held.is_setup:
         raise ApiError(Code.TWOFA_STATE, "no second factor is set up")
     if user.name in context.settings.twofa.users:
         raise ApiError(
@@ -175,6 +176,7 @@ def disable(
     else:
         assert body.code is not None
         check_code(auth, context.settings, user, body.code, _enrolled(context, user), client)
-    remove_enrolment(user.name)
+    if held.otp:
+        remove_enrolment(user.name)
     auth.passkeys.remove(user.name)
     return ok(enrolment(auth, context.settings, user.name).summary())
