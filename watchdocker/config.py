@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from watchdocker.auth.passwords import PasswordHashError, hash_kind
-from watchdocker.auth.tokens import check_signing_key
+from watchdocker.auth.signing_key import check_signing_key
 from watchdocker.auth.totp import TotpError, validate_secret
 from watchdocker.durations import parse_duration
 

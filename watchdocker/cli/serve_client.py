@@ -5,6 +5,7 @@ no Prefect (which alone took seconds to import)."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,9 @@ def running_serve(settings: Settings) -> ServeApi | None:
         base_url=published.url,
         headers={"Authorization": f"Bearer {local_credential(settings.state_dir)}"},
         timeout=PROBE_SECONDS,
+        # serve's API speaks plain HTTP: a TLS context that loads no CA bundle (which takes
+        # longer than the rest of the client) and so would trust no certificate.
+        verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
     )
     try:
         if client.get("/healthz").status_code == 200:
