@@ -18,6 +18,7 @@ from watchdocker.api.routes import (
     twofa,
     updates,
 )
+from watchdocker.streams.routes import install_streams
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(updates.router)
     app.include_router(approvals.router)
+    install_streams(app)
     return app

@@ -15,6 +15,8 @@ from watchdocker.api.listen import ListenAddress
 from watchdocker.auth.local_credential import publish_api_address, withdraw_api_address
 from watchdocker.deployments.quiet_uvicorn import QuietServer
 
+PING_SECONDS = 20.0
+
 
 class ApiUnavailable(Exception):
     """The API's address cannot be bound; the message names it and what to change."""
@@ -48,7 +50,16 @@ class ApiServer:
         self.address = address
         self._socket = sock
         self._state_dir = state_dir
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            # The streams' keepalive: a client that answers no ping within 20 s is gone
+            # (a half-open socket), and its stream session ends.
+            ws_ping_interval=PING_SECONDS,
+            ws_ping_timeout=PING_SECONDS,
+        )
         self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
 
