@@ -75,6 +75,13 @@ async def _drop() -> None:
     assert manager.active() == {"k": 1} and source.stopped == 0
     fast.leave()
     assert source.stopped == 1
+    # Bounded in bytes too.
+    manager = StreamManager(queue_size=100, queue_bytes=10)
+    source = FakeSource()
+    big = manager.subscribe("k", lambda: source)
+    source.publish("x" * 6)
+    source.publish("y" * 6)
+    assert big.ended is DROPPED
 
 
 def test_a_full_queue_drops_its_subscriber_only():

@@ -1,8 +1,12 @@
 """The logs stream's source: a container's followed output (the last `tail` lines first), cut
-into lines, each message `{"type": "log", "data": {"stream": "stdout" | "stderr", "line"}}`;
-it ends when the container's output does (the container stopped or was removed)."""
+into lines, each message the lines that came while the loop was busy sending the previous
+one, `{"type": "log", "data": {"lines": [{"stream": "stdout" | "stderr", "line"}, ...]}}`
+(a burst of output is a few messages, not one per line; a quiet container's line goes out at
+once); it ends when the container's output does (the container stopped or was removed)."""
 
 from __future__ import annotations
+
+import threading
 
 from watchdocker.api.context import ApiContext
 from watchdocker.engine import live
@@ -12,9 +16,27 @@ from watchdocker.streams.status import message
 from watchdocker.streams.threads import Feed, ThreadSource
 
 
-def _send(feed: Feed, lines: list[LogLine]) -> None:
-    for line in lines:
-        feed.send(message("log", line.model_dump()))
+class _Batch:
+    """Lines the reading thread added since the loop last sent them."""
+
+    def __init__(self, feed: Feed) -> None:
+        self._feed = feed
+        self._lines: list[LogLine] = []
+        self._lock = threading.Lock()
+
+    def add(self, lines: list[LogLine]) -> None:
+        if not lines:
+            return
+        with self._lock:
+            first = not self._lines
+            self._lines += lines
+        if first:  # one hand-over to the loop per batch
+            self._feed.on_loop(self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        self._feed.publish_now(message("log", {"lines": lines}))
 
 
 def _produce(context: ApiContext, container_id: str, tail: int, feed: Feed) -> str:
@@ -23,10 +45,10 @@ def _produce(context: ApiContext, container_id: str, tail: int, feed: Feed) -> s
         frames = live.followed_logs(engine, container_id, tail)
         if not feed.hold(frames):
             return "stopped"
-        cutter = LineCutter()
+        cutter, batch = LineCutter(), _Batch(feed)
         for stream_number, chunk in frames:
-            _send(feed, cutter.feed(stream_number, chunk))
-        _send(feed, cutter.flush())
+            batch.add(cutter.feed(stream_number, chunk))
+        batch.add(cutter.flush())
         feed.release(frames)
     finally:
         engine.close()

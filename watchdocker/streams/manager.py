@@ -12,7 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-QUEUE_SIZE = 256  # messages a subscriber may be behind before it is dropped
+# How far behind a subscriber may fall (messages not yet handed to its socket) before it is
+# dropped: 4 MB, so that a stalled client holds little memory while one that reads takes a
+# burst of output (a log's tail, a chatty container) whole; and a count, for tiny messages.
+QUEUE_SIZE = 10000
+QUEUE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,12 @@ class Source(Protocol):
 class Subscription:
     """One subscriber's place in a stream: the messages (JSON text) not yet sent, then Ended."""
 
-    def __init__(self, manager: StreamManager, key: str, size: int) -> None:
+    def __init__(self, manager: StreamManager, key: str, size: int, max_bytes: int) -> None:
         self.key = key
         self._manager = manager
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         # Unbounded underneath so that Ended always fits; `offer` keeps the bound.
         self._queue: asyncio.Queue[str | Ended] = asyncio.Queue()
         self.ended: Ended | None = None
@@ -51,8 +57,9 @@ class Subscription:
         """False when the queue is full (the subscriber is then to be dropped)."""
         if self.ended is not None:
             return True
-        if self._queue.qsize() >= self._size:
+        if self._queue.qsize() >= self._size or self._bytes + len(message) > self._max_bytes:
             return False
+        self._bytes += len(message)
         self._queue.put_nowait(message)
         return True
 
@@ -64,7 +71,10 @@ class Subscription:
                 self.dropped.set()
 
     async def next(self) -> str | Ended:
-        return await self._queue.get()
+        item = await self._queue.get()
+        if isinstance(item, str):
+            self._bytes -= len(item)
+        return item
 
     def leave(self) -> None:
         self._manager.leave(self)
@@ -77,13 +87,14 @@ class _Stream:
 
 
 class StreamManager:
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE, queue_bytes: int = QUEUE_BYTES) -> None:
         self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
         self._streams: dict[str, _Stream] = {}
 
     def subscribe(self, key: str, make_source: Callable[[], Source]) -> Subscription:
         """Joins the stream `key`, starting its source (made by `make_source`) if none runs."""
-        subscription = Subscription(self, key, self._queue_size)
+        subscription = Subscription(self, key, self._queue_size, self._queue_bytes)
         stream = self._streams.get(key)
         if stream is not None:
             stream.subscribers.add(subscription)

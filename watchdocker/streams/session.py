@@ -25,7 +25,7 @@ from watchdocker.api.responses import ApiError, answer
 from watchdocker.auth.origins import origin_allowed
 from watchdocker.streams.manager import DROPPED, Ended, Subscription
 
-log = logging.getLogger("watchdocker.streams")
+log = logging.getLogger("watchdocker.api.streams")
 
 PROTOCOL = "bearer"  # Sec-WebSocket-Protocol: bearer, <token>
 POLICY_VIOLATION = 1008

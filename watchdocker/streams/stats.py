@@ -18,7 +18,7 @@ from watchdocker.streams.engine_clients import stream_client
 from watchdocker.streams.status import message
 from watchdocker.streams.threads import Feed, ThreadSource
 
-log = logging.getLogger("watchdocker.streams")
+log = logging.getLogger("watchdocker.api.streams")
 
 TICK_SECONDS = 2.0
 

@@ -22,7 +22,7 @@ from watchdocker.scan_store import load_scan, newly_available
 from watchdocker.streams.engine_clients import stream_client
 from watchdocker.streams.threads import Feed, ThreadSource
 
-log = logging.getLogger("watchdocker.streams")
+log = logging.getLogger("watchdocker.api.streams")
 
 LOOK_SECONDS = 1.0  # how often the state directory is looked at
 RECONNECT_SECONDS = 2.0  # after the engine's event stream broke (the engine restarted)

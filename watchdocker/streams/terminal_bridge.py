@@ -31,7 +31,7 @@ from watchdocker.streams.session import (
 from watchdocker.streams.terminals import Terminal
 from watchdocker.streams.threads import in_thread
 
-log = logging.getLogger("watchdocker.streams")
+log = logging.getLogger("watchdocker.api.streams")
 
 OUTPUT_QUEUE = 64  # chunks of output waiting for the client
 

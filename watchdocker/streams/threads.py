@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-log = logging.getLogger("watchdocker.streams")
+log = logging.getLogger("watchdocker.api.streams")
 
 
 class Closeable(Protocol):
@@ -46,6 +46,15 @@ class Feed:
     def _call(self, function: Callable[[str], None], text: str) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: serve is stopping
             self._loop.call_soon_threadsafe(function, text)
+
+    def on_loop(self, function: Callable[[], None]) -> None:
+        """`function()` on the loop, soon."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(function)
+
+    def publish_now(self, message: str) -> None:
+        """`send`, from the loop itself."""
+        self._publish(message)
 
     def hold(self, stream: Closeable) -> bool:
         """Registers a stream `stop` closes; False (and closed at once) when stopping already."""
