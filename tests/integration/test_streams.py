@@ -59,7 +59,13 @@ def _start(tmp: Path, extra_env: dict[str, str] | None = None, config: str = "")
     path.write_text(
         f"policy:\n  onlyLabels: ['{tb.label_filter()}']\nupdate:\n  stableSeconds: 1s\n" + config
     )
-    env = {"USER_NAME": USER, "USER_PASSWORD": PASSWORD, **(extra_env or {})}
+    env = {
+        "USER_NAME": USER,
+        "USER_PASSWORD": PASSWORD,
+        # As serve logs outside tests (tests/conftest.py quiets the console to WARNING).
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO",
+        **(extra_env or {}),
+    }
     api, process = start_serve(tmp, path, _free_port(), env=env)
     return Served(tmp, api, process)
 
@@ -215,17 +221,19 @@ class Stalled:
             head += self.sock.recv(1)
         assert head.startswith(b"HTTP/1.1 101"), head
 
-    def rest(self) -> bytes:
-        """Everything sent since (read at last)."""
+    def rest(self) -> tuple[bytes, bool]:
+        """Everything sent since (read at last), and whether the server closed the
+        connection after it."""
         self.sock.settimeout(10)
         data = b""
         try:
             while chunk := self.sock.recv(1 << 20):
                 data += chunk
         except TimeoutError:
-            pass
-        self.sock.close()
-        return data
+            return data, False
+        finally:
+            self.sock.close()
+        return data, True
 
 
 BLOCKS, BLOCK = 100, 3000  # 300000 lines, 9 MB of messages in about 3 s: more than a
@@ -255,9 +263,11 @@ def test_logs_in_order_while_a_stalled_subscriber_is_dropped(served: Served):
         assert [line for line in lines if line["stream"] == "stderr"] == [
             {"stream": "stderr", "line": "to-stderr"}
         ]
-        # The stalled one got a part of the stream at most (what the sockets' buffers held).
-        received = await asyncio.to_thread(stalled.rest)
+        # The stalled one was dropped: it got what the sockets' buffers held, then the end.
+        received, closed_by_serve = await asyncio.to_thread(stalled.rest)
+        assert b'"line":"1"' in received
         assert f'"line":"{BLOCKS * BLOCK}"'.encode() not in received
+        assert closed_by_serve
 
     try:
         run(check())
