@@ -360,10 +360,10 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def settle(pid: int, threads: int, children: set[int]) -> tuple[int, set[int]]:
-    """Waits (up to 30 s: idle pooled threads of other requests end within 10 s) for serve's
+def settle(pid: int, threads: int, children: set[int], timeout: float = 30) -> tuple[int, set[int]]:
+    """Waits (30 s: idle pooled threads of other requests end within 10 s) for serve's
     thread count and child processes to come back to what they were."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         now = threads_of(pid), children_of(pid)
         if now[0] <= threads and now[1] <= children:
@@ -404,6 +404,23 @@ def test_nothing_is_left_once_the_clients_are_gone(served: Served, sleeper: str)
     while running_execs(sleeper) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert running_execs(sleeper) == []
+
+
+def test_a_half_open_client_is_dropped_by_the_keepalive(served: Served):
+    # A client that vanished without a FIN (a laptop closed) looks like this one: the
+    # connection stays open, and nothing answers serve's pings.
+    pid = served.process.pid
+    threads = threads_of(pid)
+    silent = Stalled(served.url("/api/containers/ws", served.token))
+    deadline = time.monotonic() + 10
+    while threads_of(pid) <= threads and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert threads_of(pid) > threads  # the status source's threads run for it
+    # uvicorn pings after 20 s and gives up 20 s later: the session ends, the source stops.
+    left_threads, _ = settle(pid, threads, children_of(pid), timeout=70)
+    assert left_threads <= threads
+    received, closed_by_serve = silent.rest()
+    assert received.startswith(b"\x81") and closed_by_serve
 
 
 def test_scan_and_update_outcomes_reach_the_status_stream(served: Served):

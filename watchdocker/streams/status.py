@@ -93,33 +93,48 @@ def _follow_events(context: ApiContext, feed: Feed) -> str:
     return "stopped"
 
 
+class _RunWatch:
+    """What the state directory said at the last look."""
+
+    def __init__(self, context: ApiContext) -> None:
+        self.context = context
+        self.scan = load_scan(context.settings.state_dir, context.engine_id)
+        self.seen = read_outcomes(context.settings.state_dir).seq
+
+    def look(self, feed: Feed) -> None:
+        state_dir, context = self.context.settings.state_dir, self.context
+        latest = load_scan(state_dir, context.engine_id)
+        if latest is not None and latest != self.scan:
+            changed = newly_available(self.scan, latest)
+            self.scan = latest
+            listed = _listed(context) if changed else {}
+            for container in changed:
+                found = listed.get(container.id, container.model_dump())
+                feed.send(message("update_available", found))
+        outcomes = read_outcomes(state_dir)
+        if outcomes.seq != self.seen:
+            new = streamed_since(outcomes, self.seen)
+            self.seen = outcomes.seq
+            by_name = {c["name"]: c for c in _listed(context).values()} if new else {}
+            for outcome in new:
+                data = by_name.get(outcome.name, {"name": outcome.name})
+                feed.send(message(outcome.result, {**data, "reason": outcome.reason}))
+
+
 def _watch_runs(context: ApiContext, feed: Feed) -> str:
     """`update_available` when a saved scan finds a container newly outdated; `updated` and
     `rolled_back` for each outcome an update run appended."""
-    state_dir = context.settings.state_dir
-    engine_id = context.engine_id
-    scan = load_scan(state_dir, engine_id)
-    seen = read_outcomes(state_dir).seq
-    while not feed.stopping.wait(LOOK_SECONDS):
-        latest = load_scan(state_dir, engine_id)
-        if latest is not None and (scan is None or latest != scan):
-            changed = newly_available(scan, latest)
-            scan = latest
-            if changed:
-                listed = _listed(context)
-                for container in changed:
-                    found = listed.get(container.id, container.model_dump())
-                    feed.send(message("update_available", found))
-        outcomes = read_outcomes(state_dir)
-        if outcomes.seq != seen:
-            new = streamed_since(outcomes, seen)
-            seen = outcomes.seq
-            if new:
-                by_name = {c["name"]: c for c in _listed(context).values()}
-                for outcome in new:
-                    data = by_name.get(outcome.name, {"name": outcome.name})
-                    feed.send(message(outcome.result, {**data, "reason": outcome.reason}))
-    return "stopped"
+    watch: _RunWatch | None = None
+    while True:
+        try:
+            if watch is None:  # the engine's id names its saved scan: it must answer first
+                watch = _RunWatch(context)
+            else:
+                watch.look(feed)
+        except Exception as exc:
+            log.debug("looking at the runs' outcomes: %s", exc)
+        if feed.stopping.wait(LOOK_SECONDS):
+            return "stopped"
 
 
 class StatusSource:
