@@ -16,7 +16,9 @@ from pydantic_core import to_json
 from watchdocker.api.context import ApiContext
 from watchdocker.api.routes.containers import container_list
 from watchdocker.container_events import HEALTH, change_type, health_of
+from watchdocker.container_list import merge_with_live
 from watchdocker.engine import live
+from watchdocker.engine.inventory import live_containers
 from watchdocker.run_outcomes import read_outcomes, streamed_since
 from watchdocker.scan_store import load_scan, newly_available
 from watchdocker.streams.engine_clients import stream_client
@@ -50,8 +52,18 @@ def _listed(context: ApiContext) -> dict[str, dict[str, Any]]:
 
 
 def _object(context: ApiContext, container_id: str, name: str) -> dict[str, Any]:
-    """The container's object of the list; just its id and name once it is gone."""
-    return _listed(context).get(container_id) or {"id": container_id, "name": name}
+    """The container's object of the list (asking the engine about this one container only);
+    just its id and name once it is gone."""
+    try:
+        summaries = context.engine.api.containers(all=True, filters={"id": container_id})
+        saved = load_scan(context.settings.state_dir, context.engine_id)
+        found = merge_with_live(saved, live_containers(summaries))
+    except Exception as exc:
+        log.debug("inspecting a container for the status stream: %s", exc)
+        found = []
+    if found and found[0].id == container_id:
+        return found[0].model_dump()
+    return {"id": container_id, "name": name}
 
 
 def event_message(context: ApiContext, event: dict[str, Any]) -> str | None:
