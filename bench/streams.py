@@ -2,7 +2,7 @@
 subscribers sharing one Docker events subscription, against a bare reader of Docker's events
 (docker-py's `events()` in a thread of this process), measured in the same run.
 
-    .venv/bin/python bench/streams.py [--subscribers 100] [--cycles 20]
+    .venv/bin/python bench/streams.py [--subscribers 100] [--cycles 20] [--rounds 2]
 
 It brings the bed up, starts `watch-docker serve` (its own local Prefect server, fresh state
 directory, the default schedules) and waits for its /readyz, starts one container of the
@@ -13,7 +13,8 @@ WebSocket clients (asyncio + websockets in this process, the CLI's local credent
 (`timeNano`) to its arrival: at the bare reader, and at the last of the subscribers
 (`stopped` / `started` messages, matched by order), and at the first of them (what one
 client waits, before the fan-out). Figures: p50 and p99 of each, the ratio last / bare,
-and serve's RSS before the subscribers, with them connected, and after they left.
+and serve's RSS before the subscribers, with them connected, and after they left; all of
+it `--rounds` times over (a second round shows whether what the first left grows).
 Every subscriber must get every event. Everything it created is removed on exit, Ctrl-C or
 error.
 """
@@ -104,7 +105,7 @@ class Bench(ApiBench):
 
         return ws, asyncio.ensure_future(read())
 
-    async def measure(self) -> None:
+    async def measure(self, round_no: int) -> None:
         token = self.headers["Authorization"].removeprefix("Bearer ")
         url = self.api.replace("http://", "ws://") + f"/api/containers/ws?token={token}"
         per_subscriber: list[list[tuple[str, float]]] = [[] for _ in range(self.args.subscribers)]
@@ -124,7 +125,7 @@ class Bench(ApiBench):
                 len(bare.arrivals) < expected or min(len(a) for a in per_subscriber) < expected
             ):
                 await asyncio.sleep(0.2)
-            self.rss["with subscribers"] = self.serve_rss()
+            self.rss[f"with subscribers, round {round_no}"] = self.serve_rss()
         finally:
             engine.close()
             bare.close()
@@ -149,11 +150,13 @@ class Bench(ApiBench):
         self.stage("start the container", self.start_container)
         time.sleep(5)  # serve settles (its first requests, Prefect's start)
         self.rss["before"] = self.serve_rss()
-        self.stage(
-            f"{self.args.subscribers} subscribers, events", lambda: asyncio.run(self.measure())
-        )
-        time.sleep(12)  # idle pooled threads of the handshakes end after 10 s
-        self.rss["after they left"] = self.serve_rss()
+        for round_no in range(1, self.args.rounds + 1):
+            self.stage(
+                f"round {round_no}: {self.args.subscribers} subscribers, events",
+                lambda: asyncio.run(self.measure(round_no)),
+            )
+            time.sleep(12)  # idle pooled threads of the handshakes end after 10 s
+            self.rss[f"after round {round_no}"] = self.serve_rss()
         self.report()
         return 1 if self.missing else 0
 
@@ -161,7 +164,10 @@ class Bench(ApiBench):
         self.print_heading("GET /api/containers/ws (status stream)")
         events = len(self.bare_latency)
         print()
-        print(f"{self.args.subscribers} subscribers, {events} events (stop/start of a container)")
+        print(
+            f"{self.args.subscribers} subscribers, {events} events (stop/start of a container,"
+            f" {self.args.rounds} rounds)"
+        )
         print(f"{'':<34} {'p50 ms':>8} {'p99 ms':>8}")
         rows = [
             ("bare docker events reader", self.bare_latency),
@@ -180,7 +186,7 @@ class Bench(ApiBench):
             print(f"{'ratio subscribers / bare':<34} {ratios[0]:>8} {ratios[1]:>8}")
         print()
         for label, value in self.rss.items():
-            print(f"serve RSS {label:<24} {value / 2**20:8.1f} MB")
+            print(f"serve RSS {label:<30} {value / 2**20:8.1f} MB")
         if self.missing:
             print(f"\n{self.missing} events missing at some subscriber")
 
@@ -189,6 +195,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--subscribers", type=at_least(1), default=100)
     parser.add_argument("--cycles", type=at_least(1), default=20, help="stop/start cycles")
+    parser.add_argument(
+        "--rounds", type=at_least(1), default=2, help="subscribers come and go this many times"
+    )
     return parser.parse_args(argv)
 
 
