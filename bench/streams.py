@@ -153,7 +153,7 @@ class Bench(ApiBench):
         for round_no in range(1, self.args.rounds + 1):
             self.stage(
                 f"round {round_no}: {self.args.subscribers} subscribers, events",
-                lambda: asyncio.run(self.measure(round_no)),
+                lambda round_no=round_no: asyncio.run(self.measure(round_no)),
             )
             time.sleep(12)  # idle pooled threads of the handshakes end after 10 s
             self.rss[f"after round {round_no}"] = self.serve_rss()
