@@ -105,19 +105,6 @@ def test_a_source_that_ends_tells_every_subscriber_and_is_forgotten():
     asyncio.run(_source_ends())
 
 
-async def _stop_all() -> None:
-    manager = StreamManager()
-    sources = [FakeSource(), FakeSource()]
-    subs = [manager.subscribe(str(i), lambda i=i: sources[i]) for i in range(2)]
-    manager.stop_all()
-    assert [s.stopped for s in sources] == [1, 1]
-    assert all(sub.ended is not None and sub.ended.code == 1001 for sub in subs)
-
-
-def test_stop_all_stops_every_source():
-    asyncio.run(_stop_all())
-
-
 class Blocking:
     """A stream whose reads block until it is closed, as the engine's do."""
 

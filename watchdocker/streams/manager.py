@@ -137,8 +137,3 @@ class StreamManager:
         for subscription in list(stream.subscribers):
             subscription.finish(ended)
         stream.subscribers.clear()
-
-    def stop_all(self) -> None:
-        """Serve's shutdown: every source stops and every subscriber is told."""
-        for key, stream in list(self._streams.items()):
-            self._end(key, stream, Ended("the server is shutting down", 1001))

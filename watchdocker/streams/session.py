@@ -129,7 +129,10 @@ async def first_of(*work: Coroutine[Any, Any, Ended]) -> Ended:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finished = next(iter(done))
-        return finished.result() if not finished.exception() else Ended("internal error", 1011)
+        if (error := finished.exception()) is not None:
+            log.debug("stream session: %r", error)  # mostly a client gone mid-send
+            return Ended("internal error", 1011)
+        return finished.result()
     finally:
         for task in tasks:
             task.cancel()
