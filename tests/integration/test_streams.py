@@ -268,6 +268,8 @@ def test_logs_in_order_while_a_stalled_subscriber_is_dropped(served: Served):
         assert b'"line":"1"' in received
         assert f'"line":"{BLOCKS * BLOCK}"'.encode() not in received
         assert closed_by_serve
+        logs = (served.folder / "err.log").read_text() + (served.folder / "out.log").read_text()
+        assert "too slow: dropped component=streams action=logs:" in logs
 
     try:
         run(check())
@@ -457,20 +459,27 @@ def test_scan_and_update_outcomes_reach_the_status_stream(served: Served):
 
 def test_the_host_shell_when_on_and_serve_stopping_with_streams_open(tmp_path: Path, sleeper: str):
     serve = _start(tmp_path, {"IS_OPEN_DOCKER_SHELL": "true"})
+    pid = serve.process.pid
+    shells: set[int] = set()  # the host shells' processes
     try:
-        children = children_of(serve.process.pid)
+        children = children_of(pid)
 
         async def check() -> None:
             async with websockets.connect(serve.url("/api/shell/ws", serve.token)) as ws:
                 output = await shell_round_trip(ws)
                 assert b"hi-42" in output
-                assert len(children_of(serve.process.pid)) == len(children) + 1
+                assert len(children_of(pid)) == len(children) + 1
+            assert settle(pid, 10**6, children)[1] <= children  # the shell's process is gone
             # Streams still open when serve stops: it stops all the same, closing them.
             status = await websockets.connect(serve.url("/api/containers/ws", serve.token))
             shell = await websockets.connect(
                 serve.url(f"/api/containers/{sleeper}/shell/ws", serve.token)
             )
             await shell_round_trip(shell)
+            host = await websockets.connect(serve.url("/api/shell/ws", serve.token))
+            await shell_round_trip(host)
+            shells.update(children_of(pid) - children)
+            assert shells
             assert await asyncio.to_thread(stop_serve, serve.process) == 0
             with pytest.raises(websockets.ConnectionClosed):
                 while True:
@@ -480,5 +489,6 @@ def test_the_host_shell_when_on_and_serve_stopping_with_streams_open(tmp_path: P
     finally:
         stop_serve(serve.process)
     assert running_execs(sleeper) == []
+    assert not [p for p in shells if Path(f"/proc/{p}").exists()]
     log = (tmp_path / "err.log").read_text() + (tmp_path / "out.log").read_text()
     assert "target=host" in log and "shell closed" in log

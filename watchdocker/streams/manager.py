@@ -8,9 +8,14 @@ messages over with `loop.call_soon_threadsafe` (`streams/threads.py`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from watchdocker.logs import log_event
+
+log = logging.getLogger("watchdocker.api.streams")
 
 # How far behind a subscriber may fall (messages not yet handed to its socket) before it is
 # dropped: 4 MB, so that a stalled client holds little memory while one that reads takes a
@@ -125,6 +130,7 @@ class StreamManager:
             return  # a message still in flight from a source that was stopped
         for subscription in list(stream.subscribers):
             if not subscription.offer(message):
+                log_event(log, logging.INFO, "too slow: dropped", component="streams", action=key)
                 subscription.finish(DROPPED)
                 self.leave(subscription)
 
