@@ -379,6 +379,16 @@ class TwoFAConfig(_Section):
     users: dict[str, TwoFAUser] = Field(default_factory=dict)
 
 
+class ShellConfig(_Section):
+    """The API's shell streams (`watchdocker.streams`): a terminal in a container, and one where
+    watch-docker itself runs (the seed's IS_OPEN_DOCKER_SHELL)."""
+
+    containers: bool = Field(
+        True, description="full-token users may open a shell in a container (docker exec)"
+    )
+    host: bool = Field(False, description="full-token users may open a shell on serve's host")
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -409,6 +419,7 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     twofa: TwoFAConfig = Field(default_factory=TwoFAConfig)
+    shell: ShellConfig = Field(default_factory=ShellConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
 
@@ -487,6 +498,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_REGISTRY_RETRIES": ("registry", "retries"),
     "WATCH_NOTIFY_URLS": ("notify", "urls"),
     "WATCH_NOTIFY_ON_UPDATE_AVAILABLE": ("notify", "onUpdateAvailable"),
+    "WATCH_SHELL_CONTAINERS": ("shell", "containers"),
+    "IS_OPEN_DOCKER_SHELL": ("shell", "host"),
     "WATCH_LOG_LEVEL": ("logging", "level"),
     "WATCH_STATE_DIR": ("stateDir",),
 }

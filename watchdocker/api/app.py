@@ -19,6 +19,7 @@ from watchdocker.api.routes import (
     twofa,
     updates,
 )
+from watchdocker.streams.routes import install_streams
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -40,4 +41,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(updates.router)
     app.include_router(approvals.router)
+    install_streams(app)
     return app

@@ -19,6 +19,8 @@ from watchdocker.auth.local_credential import (
 from watchdocker.config import Settings, run_settings_digest
 from watchdocker.deployments.quiet_uvicorn import QuietServer
 
+PING_SECONDS = 20.0
+
 
 class ApiUnavailable(Exception):
     """The API's address cannot be bound; the message names it and what to change."""
@@ -53,7 +55,16 @@ class ApiServer:
         self._socket = sock
         self._state_dir = settings.state_dir
         self._published = PublishedApi(address.url, run_settings_digest(settings))
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            # The streams' keepalive: a client that answers no ping within 20 s is gone
+            # (a half-open socket), and its stream session ends.
+            ws_ping_interval=PING_SECONDS,
+            ws_ping_timeout=PING_SECONDS,
+        )
         self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
 
