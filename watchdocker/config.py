@@ -379,6 +379,19 @@ class TwoFAConfig(_Section):
     users: dict[str, TwoFAUser] = Field(default_factory=dict)
 
 
+class ComposeConfig(_Section):
+    dir: Path | None = Field(
+        None, description="the folder of the compose projects watch-docker creates and lists"
+    )
+    command: str | None = Field(
+        None, description="the Compose CLI, e.g. `docker compose`; default: found on the PATH"
+    )
+
+    def project_root(self, state_dir: Path) -> Path:
+        """Where projects are created and looked for: `compose.dir`, else under the state."""
+        return self.dir if self.dir is not None else state_dir / "compose"
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -409,6 +422,7 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     twofa: TwoFAConfig = Field(default_factory=TwoFAConfig)
+    compose: ComposeConfig = Field(default_factory=ComposeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
 
@@ -487,6 +501,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_REGISTRY_RETRIES": ("registry", "retries"),
     "WATCH_NOTIFY_URLS": ("notify", "urls"),
     "WATCH_NOTIFY_ON_UPDATE_AVAILABLE": ("notify", "onUpdateAvailable"),
+    "APP_PATH": ("compose", "dir"),
+    "WATCH_COMPOSE_COMMAND": ("compose", "command"),
     "WATCH_LOG_LEVEL": ("logging", "level"),
     "WATCH_STATE_DIR": ("stateDir",),
 }

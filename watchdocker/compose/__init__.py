@@ -1,1 +1,2 @@
-"""Docker Compose stacks (next: issue 12): a door that calls the core and runs the flows."""
+"""The Compose CLI as a door: `client` runs it, `stacks` lists, creates, deletes and acts on
+projects with the rules of `watchdocker.stacks`."""
