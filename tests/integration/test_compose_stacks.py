@@ -9,12 +9,13 @@ from pathlib import Path
 import docker
 import pytest
 from compose_bed import compose, compose_text, down, project_name, write_project
+from conftest import api_request, one_line, watch_docker
 
 import testbed as tb
-from watchdocker.compose.client import ComposeCli, ComposeFailed
-from watchdocker.compose.stacks import StackExists, act, create, delete, find_stack, list_stacks
 from watchdocker.config import Settings
+from watchdocker.stacks.compose_cli import ComposeCli, ComposeFailed
 from watchdocker.stacks.names import MARKER, BadProjectName
+from watchdocker.stacks.operations import StackExists, act, create, delete, find_stack, list_stacks
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +148,38 @@ def test_refused_names_write_nothing(
         create(cli, engine, root, name, compose_text({"app": tb.BASE_IMAGE}))
     assert not root.exists()
     assert not (tmp_path / "x").exists()
+
+
+def test_the_cli_without_serve_runs_the_compose_flow_here(
+    tmp_path: Path, engine: docker.DockerClient, prefect_server: str
+) -> None:
+    name, folder = write_project(tmp_path, "here", {"app": tb.BASE_IMAGE})
+    env = {"APP_PATH": str(tmp_path)}
+    try:
+        up = watch_docker("compose", "up", name, env=env)
+        assert (up.returncode, up.stdout.strip()) == (0, f"compose up {name}: running"), up.stderr
+        assert find_stack(engine, tmp_path, name).status == "running"
+        runs = api_request(
+            prefect_server,
+            "POST",
+            "/flow_runs/filter",
+            json={"flow_runs": {"name": {"any_": [f"compose up {name}"]}}},
+        ).json()
+        assert [r["state_type"] for r in runs] == ["COMPLETED"]
+        down_ = watch_docker("compose", "down", name, env=env)
+        assert down_.stdout.strip() == f"compose down {name}: not created", down_.stderr
+        assert folder.is_dir()
+        missing = watch_docker("compose", "delete", project_name("none"), env=env)
+        assert missing.returncode == 1
+        assert one_line(missing.stderr).startswith(
+            f"watch-docker: no compose project {project_name('none')!r}"
+        )
+        bad = tmp_path / "bad.yml"
+        bad.write_text("services:\n  app:\n    portz: [1]\n")
+        refused = watch_docker(
+            "compose", "create", project_name("bad"), "--file", str(bad), env=env
+        )
+        assert refused.returncode == 1 and "portz" in one_line(refused.stderr)
+        assert not (tmp_path / project_name("bad")).exists()
+    finally:
+        down(folder, name)

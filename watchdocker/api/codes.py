@@ -26,12 +26,16 @@ class Code(IntEnum):
     IMAGE_IN_USE = 40902
     TWOFA_STATE = 40903  # enrolment asked twice, or 2FA used before it is set up
     NOT_WAITING = 40904  # an approval answer for a run that does not wait for one
+    BAD_PROJECT_NAME = 40030  # a compose project name compose refuses, or a path
+    PROJECT_NOT_FOUND = 40430  # no compose project of that name
+    PROJECT_EXISTS = 40930  # create of a compose project that exists
     TOO_MANY_ATTEMPTS = 42901  # locked out after failed logins or codes (HTTP 429)
     INTERNAL = 50000
     SCAN_FAILED = 50001
     UPDATE_FAILED = 50002
     DOCKER_ERROR = 50003
     REGISTRY_ERROR = 50004
+    COMPOSE_FAILED = 50030  # the Compose CLI failed (its message), or there is none
     NOT_READY = 50301  # the Docker engine or the Prefect API cannot be reached
 
 
@@ -54,6 +58,10 @@ HTTP_STATUS: dict[Code, int] = {
     Code.IMAGE_IN_USE: 409,
     Code.TWOFA_STATE: 409,
     Code.NOT_WAITING: 409,
+    Code.BAD_PROJECT_NAME: 400,
+    Code.PROJECT_NOT_FOUND: 404,
+    Code.PROJECT_EXISTS: 409,
+    Code.COMPOSE_FAILED: 500,
     Code.TOO_MANY_ATTEMPTS: 429,
     Code.INTERNAL: 500,
     Code.SCAN_FAILED: 500,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from watchdocker.api.authn import Auth, Authenticator
 from watchdocker.api.codes import Code
@@ -26,21 +27,25 @@ class User:
     expires_at: float | None = None
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def user_of_token(token: str | None, context: ApiContext, auth: Authenticator) -> User:
+    """Who `token` (a login's JWT or the local credential) says is asking: also for the
+    WebSockets, whose browsers send it as `?token=`."""
+    if token is None:
+        raise ApiError(Code.NOT_AUTHENTICATED, "log in first: no bearer token in Authorization")
+    if hmac.compare_digest(token.encode(), context.local_credential.encode()):
+        return User(LOCAL_USER, full=True)
+    return _token_user(auth, token, context.settings.auth.secondary_verification)
 
 
 def any_user(
     request: Request, context: Annotated[ApiContext, Depends(api_context)], auth: Auth
 ) -> User:
-    token = bearer_token(request)
-    if token is None:
-        raise ApiError(Code.NOT_AUTHENTICATED, "log in first: no bearer token in Authorization")
-    if hmac.compare_digest(token.encode(), context.local_credential.encode()):
-        user = User(LOCAL_USER, full=True)
-    else:
-        user = _token_user(auth, token, context.settings.auth.secondary_verification)
+    user = user_of_token(bearer_token(request), context, auth)
     request.state.user = user.name  # for the request log
     return user
 
@@ -62,6 +67,10 @@ def _token_user(auth: Authenticator, token: str, two_fa_required: bool) -> User:
 
 
 def full_user(user: Annotated[User, Depends(any_user)]) -> User:
+    return require_full(user)
+
+
+def require_full(user: User) -> User:
     if not user.full:
         raise ApiError(
             Code.FULL_TOKEN_REQUIRED, "finish the second factor first: this is a temp token"

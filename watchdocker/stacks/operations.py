@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 import docker
+from pydantic import BaseModel
 
-from watchdocker.compose.client import CHECK_SECONDS, ComposeCli, ComposeFailed, ComposeTarget
+from watchdocker.stacks.compose_cli import CHECK_SECONDS, ComposeCli, ComposeFailed, ComposeTarget
 from watchdocker.stacks.names import (
     CREATED_FILE,
     MARKER,
@@ -23,13 +24,24 @@ from watchdocker.stacks.names import (
 from watchdocker.stacks.projects import (
     PROJECT_LABEL,
     LabelledContainer,
+    ProjectStatus,
     Stack,
     discover,
     project_folders,
 )
 
 StackAction = Literal["up", "start", "stop", "restart", "down"]
-ACTIONS: tuple[StackAction, ...] = ("up", "start", "stop", "restart", "down")
+# What the `compose` flow does: an action of the CLI, or `delete` (down, then the folder).
+FlowAction = Literal["up", "start", "stop", "restart", "down", "delete"]
+
+
+class StackOutcome(BaseModel):
+    """What a `compose` flow run did to a project, and how it stands after."""
+
+    project: str
+    action: FlowAction
+    status: ProjectStatus
+    folder_removed: bool = False
 
 
 class StackNotFound(LookupError):

@@ -39,6 +39,11 @@ class ComposeTarget:
             args += ["--project-directory", self.folder]
         return args
 
+    @property
+    def cwd(self) -> str | None:
+        """Where the CLI runs: the project's folder while it exists."""
+        return self.folder if self.folder and Path(self.folder).is_dir() else None
+
 
 @cache
 def _plugin_present(docker: str) -> bool:
@@ -95,7 +100,7 @@ class ComposeCli:
                 capture_output=True,
                 text=True,
                 env=self.env,
-                cwd=target.folder if target.folder and Path(target.folder).is_dir() else None,
+                cwd=target.cwd,
                 timeout=timeout,
                 check=False,
                 stdin=subprocess.DEVNULL,
