@@ -15,6 +15,8 @@ from watchdocker.registry.credentials import (
     DockerConfigCredentials,
     configured_credentials,
 )
+from watchdocker.stacks.compose_cli import ComposeCli
+from watchdocker.update.compose_update import ComposeUpdater
 from watchdocker.update.journal import Journal, journal_root
 from watchdocker.update.updater import HealthPolicy, StepHook, Updater
 
@@ -68,4 +70,5 @@ def updater_for(
         cleanup=settings.update.cleanup,
         policy=settings.policy,
         on_step=on_step,
+        compose=ComposeUpdater(engine.api, journal, lambda: ComposeCli.from_settings(settings)),
     )

@@ -16,8 +16,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from watchdocker.config import PolicyConfig
 from watchdocker.durations import parse_duration
 from watchdocker.policy import evaluate_labels
+from watchdocker.stacks.compose_cli import ComposeFailed
+from watchdocker.update.compose_update import ComposeUpdater, compose_service
 from watchdocker.update.journal import (
     ASIDE_NAME_FILTER,
+    ComposeService,
     Journal,
     JournalEntry,
     Step,
@@ -135,6 +138,7 @@ class Updater:
         log_lines: int = 20,
         policy: PolicyConfig | None = None,
         on_step: StepHook | None = None,
+        compose: ComposeUpdater | None = None,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -146,6 +150,9 @@ class Updater:
         # configuration manage them: another configuration's update may be under way there.
         self.policy = policy or PolicyConfig()
         self.on_step = on_step
+        # Containers of a compose project whose files are there are updated through compose
+        # (update.allowComposeUpdate lets the plan include them); without, by the recreate.
+        self.compose = compose
 
     def replace(
         self,
@@ -163,6 +170,9 @@ class Updater:
         old = self._as_planned(name, container_id)
         if old is None:
             return self._changed_meanwhile(name, container_id, new_image_id, image)
+        service = compose_service(old) if self.compose is not None else None
+        if service is not None:
+            return self._replace_through_compose(old, name, service, new_image_id, image)
         dependents = self._dependents(old)
         result = self._replace(old, name, new_image_id, image, network_container)
         if result.result == "updated":
@@ -287,6 +297,54 @@ class Updater:
         result.result, result.reason = "updated", self._finish(entry, old["Image"])
         return result
 
+    def _replace_through_compose(
+        self, old: dict, name: str, service: ComposeService, new_image_id: str, image: str
+    ) -> ReplaceResult:
+        """As `_replace`, with compose recreating the container (`compose_update`)."""
+        assert self.compose is not None
+        result = ReplaceResult(
+            name, "failed", image, old_image_id=old["Image"], new_image_id=new_image_id
+        )
+        try:
+            policy = self.health.for_labels(old["Config"].get("Labels") or {})
+        except UpdateFailed as exc:
+            result.reason = f"nothing changed: {exc}"
+            return result
+        try:
+            entry = self.compose.begin(old, name, service, image, new_image_id)
+        except UpdateInProgress as exc:
+            result.result, result.reason = "skipped", f"{exc}: nothing done"
+            return result
+        if self._as_planned(name, old["Id"]) is None:
+            self.journal.finish(entry)  # another run finished with it between look and lock
+            return self._changed_meanwhile(name, old["Id"], new_image_id, image)
+        self._reached("begun")
+        try:
+            result.new_id = self.compose.roll_out(
+                entry, lambda new_id: wait_healthy(self.api, new_id, policy), self._step
+            )
+        except (UpdateFailed, ComposeFailed, DockerException) as exc:
+            result.new_logs = self._tail_logs(name)  # compose gave the new container the name
+            try:
+                self.compose.roll_back(entry)
+            except (ComposeFailed, DockerException) as rollback_exc:
+                self.journal.advance(entry, "starting", given_up=True)
+                result.reason = (
+                    f"{_reason(exc)}; the rollback through compose failed too: "
+                    f"{_reason(rollback_exc)}. Run `watch-docker recover` once that is fixed "
+                    "(the next run of any flow also tries)"
+                )
+                return result
+            self.journal.finish(entry)
+            result.result, result.reason = "rolled_back", _reason(exc)
+            return result
+        if self.cleanup:
+            with contextlib.suppress(APIError):  # refused while another container uses it
+                self.api.remove_image(service.old_image_id)
+        self.journal.finish(entry)
+        result.result = "updated"
+        return result
+
     def _step(self, entry: JournalEntry, step: Step, **changes: object) -> JournalEntry:
         entry = self.journal.advance(entry, step, **changes)
         self._reached(step)
@@ -378,6 +436,8 @@ class Updater:
         return done
 
     def _recover(self, entry: JournalEntry) -> RecoveryResult:
+        if entry.compose is not None:
+            return self._recover_through_compose(entry)
         outcome, actions = recovery_plan(entry, self._observe(entry))
         try:
             self._execute(actions, restart_window=RECOVERY_RESTART_WINDOW)
@@ -386,6 +446,22 @@ class Updater:
             return RecoveryResult(entry.name, "failed", actions, _reason(exc))
         self.journal.finish(entry)
         return RecoveryResult(entry.name, outcome, actions)
+
+    def _recover_through_compose(self, entry: JournalEntry) -> RecoveryResult:
+        """A compose update that had passed its health check stands; any other is undone:
+        the old image tagged back and compose run again if the service is not on it."""
+        if entry.step == "healthy":
+            self.journal.finish(entry)
+            return RecoveryResult(entry.name, "finished", [])
+        try:
+            if self.compose is None:
+                raise ComposeFailed("this updater has no compose strategy")
+            self.compose.roll_back(entry)
+        except (ComposeFailed, DockerException) as exc:
+            self.journal.advance(entry, entry.step, given_up=True)
+            return RecoveryResult(entry.name, "failed", [], _reason(exc))
+        self.journal.finish(entry)
+        return RecoveryResult(entry.name, "rolled_back", [])
 
     def _aside_containers(self) -> list[dict]:
         found = self.api.containers(all=True, filters={"name": ASIDE_NAME_FILTER})
