@@ -128,7 +128,7 @@ def run_update(
     scan, when the engine has no container of one of `names`."""
     engine = engine_for(settings, docker_host_block)
     try:
-        updater = updater_for(settings, engine)
+        updater = updater_for(settings, engine, through_compose=docker_host_block is None)
         recover_interrupted_updates(updater)
         if names:
             require_known(names, service_names(engine))

@@ -275,24 +275,13 @@ class Updater:
                 wait_healthy(self.api, new_id, policy)
         except (UpdateFailed, DockerException) as exc:
             result.new_logs = self._tail_logs(result.new_id)
-            try:
-                self._execute(
-                    rollback_plan(entry, self._observe(entry)),
-                    restart_window=ROLLBACK_RESTART_WINDOW,
-                )
-            except DockerException as rollback_exc:
-                # The journal entry stays, given up: the next run of any flow, or
-                # `watch-docker recover`, starts the old container once it can.
-                self.journal.advance(entry, entry.step, given_up=True)
-                result.reason = (
-                    f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)}. "
-                    f"{name} is down: run `watch-docker recover` once that is fixed "
-                    "(the next run of any flow also tries)"
-                )
-                return result
-            self.journal.finish(entry)
-            result.result, result.reason = "rolled_back", _reason(exc)
-            return result
+            failed = entry
+
+            def undo() -> None:
+                plan = rollback_plan(failed, self._observe(failed))
+                self._execute(plan, restart_window=ROLLBACK_RESTART_WINDOW)
+
+            return self._rolled_back(result, failed, exc, undo)
         entry = self._step(entry, "healthy")
         result.result, result.reason = "updated", self._finish(entry, old["Image"])
         return result
@@ -325,24 +314,33 @@ class Updater:
             )
         except (UpdateFailed, ComposeFailed, DockerException) as exc:
             result.new_logs = self._tail_logs(name)  # compose gave the new container the name
-            try:
-                self.compose.roll_back(entry)
-            except (ComposeFailed, DockerException) as rollback_exc:
-                self.journal.advance(entry, "starting", given_up=True)
-                result.reason = (
-                    f"{_reason(exc)}; the rollback through compose failed too: "
-                    f"{_reason(rollback_exc)}. Run `watch-docker recover` once that is fixed "
-                    "(the next run of any flow also tries)"
-                )
-                return result
-            self.journal.finish(entry)
-            result.result, result.reason = "rolled_back", _reason(exc)
-            return result
+            compose = self.compose
+            return self._rolled_back(result, entry, exc, lambda: compose.roll_back(entry))
         if self.cleanup:
             with contextlib.suppress(APIError):  # refused while another container uses it
                 self.api.remove_image(service.old_image_id)
         self.journal.finish(entry)
         result.result = "updated"
+        return result
+
+    def _rolled_back(
+        self, result: ReplaceResult, entry: JournalEntry, exc: Exception, undo: Callable[[], None]
+    ) -> ReplaceResult:
+        """`undo` a failed replacement: `rolled_back`, or `failed` when the undoing failed too."""
+        try:
+            undo()
+        except (ComposeFailed, DockerException) as rollback_exc:
+            # The journal entry stays, given up: the next run of any flow, or
+            # `watch-docker recover`, finishes the undoing once it can.
+            self.journal.advance(entry, entry.step, given_up=True)
+            result.reason = (
+                f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)}. "
+                f"{result.name} is down: run `watch-docker recover` once that is fixed "
+                "(the next run of any flow also tries)"
+            )
+            return result
+        self.journal.finish(entry)
+        result.result, result.reason = "rolled_back", _reason(exc)
         return result
 
     def _step(self, entry: JournalEntry, step: Step, **changes: object) -> JournalEntry:
