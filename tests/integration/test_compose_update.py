@@ -144,3 +144,34 @@ def test_an_interrupted_compose_update_is_rolled_back_by_recovery(write_config, 
         nothing_to_do(folder, name)
     finally:
         engine.close()
+
+
+WHOLE = {"labels": {tb.LABEL: tb.RUN_ID, "watchdocker.compose.whole-project": "true"}}
+
+
+def test_a_whole_project_is_updated_together_and_rolled_back_together(
+    update, write_config, project
+):
+    good_ref, good_v1, good_v2 = tb.two_versions("cmp-all-good")
+    bad_ref, bad_v1, _ = tb.two_versions("cmp-all-bad", v2_healthcheck=["/bin/sh", "-c", "exit 1"])
+    other_ref, other_v1, other_v2 = tb.two_versions("cmp-all-other")
+    name, folder = project("all", {"good": good_ref, "bad": bad_ref}, good=WHOLE, bad=WHOLE)
+    good, bad = f"{name}_good_1", f"{name}_bad_1"
+    config = write_config(scan={"cacheTTL": "0s"}, update={**FAST, "allowComposeUpdate": True})
+
+    results = update([good, bad], config)
+    assert (results[good].result, results[bad].result) == ("rolled_back", "rolled_back")
+    assert f"{bad}: the new container is unhealthy" in results[good].reason
+    assert inspect(good)["Image"] == good_v1 and inspect(bad)["Image"] == bad_v1
+    assert tb.docker_cli("image", "inspect", "--format", "{{.Id}}", good_ref).strip() == good_v1
+    nothing_to_do(folder, name)
+
+    name2, folder2 = project("all2", {"one": good_ref, "two": other_ref}, one=WHOLE, two=WHOLE)
+    one, two = f"{name2}_one_1", f"{name2}_two_1"
+    results = update([one, two], config)
+    assert (results[one].result, results[two].result) == ("updated", "updated"), results
+    assert inspect(one)["Image"] == good_v2 and inspect(two)["Image"] == other_v2
+    ids = {c: inspect(c)["Id"] for c in (one, two)}
+    nothing_to_do(folder2, name2)
+    assert {c: inspect(c)["Id"] for c in (one, two)} == ids
+    assert other_v1 != other_v2

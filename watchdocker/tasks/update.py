@@ -95,3 +95,32 @@ def replace_container(
             "last log lines of the new container %s:\n%s", name, "\n".join(result.new_logs)
         )
     return result
+
+
+@task(name="replace-compose-project", task_run_name="replace {project}", cache_policy=NO_CACHE)
+def replace_compose_project(
+    project: str, items: list[tuple[str, str, str, str]], updater: Updater
+) -> list[ReplaceResult]:
+    """A compose project's containers (`Updater.replace_project`), together, holding one of
+    the `watchdocker-updates` slots meanwhile."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    with concurrency(UPDATE_SLOTS, occupy=1, strict=False, lease_duration=SLOT_LEASE_SECONDS):
+        results = updater.replace_project(items)
+    for result in results:
+        level = {"updated": logging.INFO, "skipped": logging.WARNING}.get(
+            result.result, logging.ERROR
+        )
+        log_event(
+            logger,
+            level,
+            result.result.replace("_", " "),
+            component="update",
+            action="replace",
+            container=result.name,
+            image=result.image,
+            digest=result.new_image_id,
+            durationMs=elapsed_ms(started),
+            err=result.reason or None,
+        )
+    return results

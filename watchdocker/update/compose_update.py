@@ -23,7 +23,8 @@ from watchdocker.stacks.projects import (
 )
 from watchdocker.update.journal import ComposeService, Journal, JournalEntry, new_entry
 
-HealthCheck = Callable[[str], None]  # raises when the new container (its id) is not healthy
+# (service's container name, new container id): raises when the new container is not healthy.
+HealthCheck = Callable[[str, str], None]
 Advance = Callable[..., JournalEntry]  # (entry, step, **changes): the entry journalled
 
 
@@ -49,10 +50,10 @@ def _target(service: ComposeService) -> ComposeTarget:
     return ComposeTarget(service.project, service.folder, list(service.files))
 
 
-def _up_args(service: ComposeService, running: bool) -> list[str]:
+def _up_args(services: list[str], running: bool) -> list[str]:
     # A stopped container is replaced by a stopped one, as the recreate does.
     start = ["-d"] if running else ["--no-start"]
-    return ["up", *start, "--no-deps", service.service]
+    return ["up", *start, "--no-deps", *services]
 
 
 class ComposeUpdater:
@@ -74,24 +75,32 @@ class ComposeUpdater:
         entry = new_entry(name, old["Id"], running, image, new_image_id)
         return self.journal.begin(entry.model_copy(update={"compose": service}))
 
-    def roll_out(self, entry: JournalEntry, health: HealthCheck, advance: Advance) -> str:
-        """Tags the new image as the service's and has compose recreate the service; the new
-        container's id once it is healthy. Raises what failed (ComposeFailed, DockerException,
-        or the health check's error)."""
-        service = _service(entry)
-        _tag(self.api, entry.new_image_id, entry.image)  # the pull did; a retry must too
-        entry = advance(entry, "starting")
-        self.cli().run(_target(service), *_up_args(service, entry.old_running))
-        new = self._container(entry.name)
-        if new is None:
-            raise ComposeFailed(f"compose left no container named {entry.name}")
-        entry = advance(entry, "created", new_id=new["Id"])
-        if new["Image"] != entry.new_image_id:
-            raise ComposeFailed(f"compose kept {entry.name} on its old image")
-        if entry.old_running:
-            health(new["Id"])
-        advance(entry, "healthy")
-        return str(new["Id"])
+    def roll_out(
+        self, entries: list[JournalEntry], health: HealthCheck, advance: Advance
+    ) -> list[str]:
+        """Tags each new image as its service's and has compose recreate those services of
+        one project in one `up`; the new containers' ids once each is healthy. Raises what
+        failed (ComposeFailed, DockerException, or the health check's error)."""
+        for entry in entries:
+            _tag(self.api, entry.new_image_id, entry.image)  # the pull did; a retry must too
+        entries = [advance(entry, "starting") for entry in entries]
+        for running in (True, False):
+            services = [_service(e) for e in entries if e.old_running == running]
+            if services:
+                target = _target(services[0])  # one project: the same files and folder
+                self.cli().run(target, *_up_args([s.service for s in services], running))
+        created = []
+        for entry in entries:
+            new = self._container(entry.name)
+            if new is None:
+                raise ComposeFailed(f"compose left no container named {entry.name}")
+            created.append(advance(entry, "created", new_id=new["Id"]))
+            if new["Image"] != entry.new_image_id:
+                raise ComposeFailed(f"compose kept {entry.name} on its old image")
+            if entry.old_running:
+                health(entry.name, new["Id"])
+        new_ids = [str(advance(entry, "healthy").new_id) for entry in created]
+        return new_ids
 
     def roll_back(self, entry: JournalEntry) -> None:
         """The old image tagged back as the service's, and compose run again when the
@@ -102,7 +111,7 @@ class ComposeUpdater:
         on_old = now is not None and now["Image"] == service.old_image_id
         as_it_was = now is not None and bool(now["State"].get("Running")) == entry.old_running
         if not (on_old and as_it_was):
-            self.cli().run(_target(service), *_up_args(service, entry.old_running))
+            self.cli().run(_target(service), *_up_args([service.service], entry.old_running))
 
     def _container(self, name: str) -> dict | None:
         try:

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import docker
@@ -172,7 +173,8 @@ class Updater:
             return self._changed_meanwhile(name, container_id, new_image_id, image)
         service = compose_service(old) if self.compose is not None else None
         if service is not None:
-            return self._replace_through_compose(old, name, service, new_image_id, image)
+            [done] = self._replace_through_compose([(old, name, service, new_image_id, image)])
+            return done
         dependents = self._dependents(old)
         result = self._replace(old, name, new_image_id, image, network_container)
         if result.result == "updated":
@@ -286,42 +288,81 @@ class Updater:
         result.result, result.reason = "updated", self._finish(entry, old["Image"])
         return result
 
+    def replace_project(self, items: list[tuple[str, str, str, str]]) -> list[ReplaceResult]:
+        """Containers of one compose project, each `(name, container_id, new_image_id,
+        image)` as `replace` takes them, updated together through compose: one `up` for all,
+        each health-checked, and all rolled back when one fails. Containers compose cannot
+        act on are replaced one by one."""
+        done: list[ReplaceResult] = []
+        batch = []
+        for name, container_id, new_image_id, image in items:
+            old = self._as_planned(name, container_id)
+            service = compose_service(old) if old is not None and self.compose else None
+            if old is None or service is None:
+                done.append(self.replace(name, container_id, new_image_id, image))
+            else:
+                batch.append((old, name, service, new_image_id, image))
+        return done + self._replace_through_compose(batch)
+
     def _replace_through_compose(
-        self, old: dict, name: str, service: ComposeService, new_image_id: str, image: str
-    ) -> ReplaceResult:
-        """As `_replace`, with compose recreating the container (`compose_update`)."""
-        assert self.compose is not None
-        result = ReplaceResult(
-            name, "failed", image, old_image_id=old["Image"], new_image_id=new_image_id
-        )
-        try:
-            policy = self.health.for_labels(old["Config"].get("Labels") or {})
-        except UpdateFailed as exc:
-            result.reason = f"nothing changed: {exc}"
-            return result
-        try:
-            entry = self.compose.begin(old, name, service, image, new_image_id)
-        except UpdateInProgress as exc:
-            result.result, result.reason = "skipped", f"{exc}: nothing done"
-            return result
-        if self._as_planned(name, old["Id"]) is None:
-            self.journal.finish(entry)  # another run finished with it between look and lock
-            return self._changed_meanwhile(name, old["Id"], new_image_id, image)
-        self._reached("begun")
-        try:
-            result.new_id = self.compose.roll_out(
-                entry, lambda new_id: wait_healthy(self.api, new_id, policy), self._step
+        self, batch: list[tuple[dict, str, ComposeService, str, str]]
+    ) -> list[ReplaceResult]:
+        """As `_replace`, with compose recreating the containers (`compose_update`) of one
+        project: `(old container, name, service, new image id, image)` each."""
+        compose = self.compose
+        assert compose is not None
+        done: list[ReplaceResult] = []
+        started: list[tuple[ReplaceResult, JournalEntry]] = []
+        policies: dict[str, HealthPolicy] = {}
+        for old, name, service, new_image_id, image in batch:
+            result = ReplaceResult(
+                name, "failed", image, old_image_id=old["Image"], new_image_id=new_image_id
             )
+            try:
+                policies[name] = self.health.for_labels(old["Config"].get("Labels") or {})
+                entry = compose.begin(old, name, service, image, new_image_id)
+            except UpdateFailed as exc:
+                result.reason = f"nothing changed: {exc}"
+                done.append(result)
+                continue
+            except UpdateInProgress as exc:
+                result.result, result.reason = "skipped", f"{exc}: nothing done"
+                done.append(result)
+                continue
+            if self._as_planned(name, old["Id"]) is None:
+                self.journal.finish(entry)  # another run finished with it between look and lock
+                done.append(self._changed_meanwhile(name, old["Id"], new_image_id, image))
+                continue
+            started.append((result, entry))
+        if not started:
+            return done
+        self._reached("begun")
+        together = len(started) > 1
+
+        def healthy(name: str, new_id: str) -> None:
+            try:
+                wait_healthy(self.api, new_id, policies[name])
+            except UpdateFailed as exc:
+                raise UpdateFailed(f"{name}: {exc}" if together else str(exc)) from None
+
+        try:
+            new_ids = compose.roll_out([entry for _, entry in started], healthy, self._step)
         except (UpdateFailed, ComposeFailed, DockerException) as exc:
-            result.new_logs = self._tail_logs(name)  # compose gave the new container the name
-            compose = self.compose
-            return self._rolled_back(result, entry, exc, lambda: compose.roll_back(entry))
-        if self.cleanup:
-            with contextlib.suppress(APIError):  # refused while another container uses it
-                self.api.remove_image(service.old_image_id)
-        self.journal.finish(entry)
-        result.result = "updated"
-        return result
+            for result, entry in started:
+                # Compose gave the new container the service's name.
+                result.new_logs = self._tail_logs(entry.name)
+                done.append(
+                    self._rolled_back(result, entry, exc, partial(compose.roll_back, entry))
+                )
+            return done
+        for (result, entry), new_id in zip(started, new_ids, strict=True):
+            if self.cleanup and entry.compose is not None:
+                with contextlib.suppress(APIError):  # refused while another container uses it
+                    self.api.remove_image(entry.compose.old_image_id)
+            self.journal.finish(entry)
+            result.result, result.new_id = "updated", new_id
+            done.append(result)
+        return done
 
     def _rolled_back(
         self, result: ReplaceResult, entry: JournalEntry, exc: Exception, undo: Callable[[], None]
