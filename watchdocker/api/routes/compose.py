@@ -37,6 +37,8 @@ from watchdocker.stacks.operations import (
 from watchdocker.stacks.projects import Stack
 
 router = APIRouter(prefix="/api/compose", tags=["compose"])
+DEFAULT_TAIL, MAX_TAIL = 200, 100_000
+MAX_FILE_CHARS = 1_000_000  # a compose file is kilobytes; a larger body is no compose file
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +55,7 @@ class NewProject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="the new project's name, and its folder's under compose.dir")
-    content: str = Field(description="the compose file (YAML)")
+    content: str = Field(max_length=MAX_FILE_CHARS, description="the compose file (YAML)")
 
 
 def _root(context: ApiContext) -> Path:
@@ -151,10 +153,12 @@ def _close_code(code: Code) -> int:
 async def project_logs(
     websocket: WebSocket,
     project: str,
-    tail: Annotated[int | None, Query(ge=0)] = None,
+    tail: Annotated[int, Query(ge=0, le=MAX_TAIL)] = DEFAULT_TAIL,
     token: str | None = None,
 ) -> None:
-    """The project's `compose logs -f`, a text message per line as they come. The token is
+    """The project's `compose logs -f`, a text message per line as they come, from the last
+    `tail` lines of each container (default 200: a project's whole history can be large, and
+    a console wants the latest). The token is
     `?token=` (browsers cannot set headers on a WebSocket) or the Authorization header.
     Refusals close the socket with 4000 + the HTTP status and the message as reason."""
     context: ApiContext = websocket.app.state.context
