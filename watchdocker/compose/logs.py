@@ -12,6 +12,7 @@ from watchdocker.stacks.operations import target_of
 from watchdocker.stacks.projects import Stack
 
 END_SECONDS = 5.0  # a `logs -f` given SIGTERM ends at once; one that does not is killed
+LINE_LIMIT = 1024 * 1024  # the longest log line read whole (asyncio's default is 64 KiB)
 
 
 def logs_argv(cli: ComposeCli, stack: Stack, follow: bool, tail: int | None) -> list[str]:
@@ -37,6 +38,7 @@ async def followed_logs(
         env=cli.env,
         cwd=target_of(stack).cwd,
         start_new_session=True,  # a signal to the API's process group is not its own
+        limit=LINE_LIMIT,
     )
     try:
         yield process

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.websockets import WebSocketState
 
 from watchdocker.api.authn import Authenticator
 from watchdocker.api.codes import HTTP_STATUS, Code
@@ -144,11 +145,6 @@ for _action in ("up", "start", "stop", "restart", "down"):
 router.add_api_route("/delete", _action_route("delete"), methods=["DELETE"])
 
 
-# WebSocket close codes for refusals: 4000 + the HTTP status of the answer's code.
-def _close_code(code: Code) -> int:
-    return 4000 + HTTP_STATUS[code]
-
-
 @router.websocket("/logs/ws")
 async def project_logs(
     websocket: WebSocket,
@@ -169,26 +165,39 @@ async def project_logs(
         stack = await run_in_threadpool(_found, context, project)
         cli = ComposeCli.from_settings(context.settings)
     except ApiError as exc:
-        await websocket.close(_close_code(exc.code), exc.msg[:120])
+        await _refuse(websocket, exc.code, exc.msg)
         return
     except ComposeFailed as exc:
-        await websocket.close(_close_code(Code.COMPOSE_FAILED), str(exc)[:120])
+        await _refuse(websocket, Code.COMPOSE_FAILED, str(exc))
         return
-    async with followed_logs(cli, stack, tail) as process:
-        assert process.stdout is not None
-        sending = asyncio.create_task(_send_lines(websocket, process.stdout))
-        listening = asyncio.create_task(_until_gone(websocket))
-        await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (sending, listening):
-            task.cancel()
+    try:
+        async with followed_logs(cli, stack, tail) as process:
+            assert process.stdout is not None
+            sending = asyncio.create_task(_send_lines(websocket, process.stdout))
+            listening = asyncio.create_task(_until_gone(websocket))
+            await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sending, listening):
+                task.cancel()
+    except OSError as exc:  # the Compose CLI could not be started
+        await _refuse(websocket, Code.COMPOSE_FAILED, f"compose logs could not run: {exc}")
+        return
     # The process has ended (the block above ends it): say so when the client is still there.
-    if websocket.client_state.name == "CONNECTED":
+    if websocket.client_state == WebSocketState.CONNECTED:
         await websocket.close()
 
 
+async def _refuse(websocket: WebSocket, code: Code, message: str) -> None:
+    # A close frame's reason holds at most 123 bytes.
+    reason = message.encode()[:120].decode(errors="ignore")
+    await websocket.close(4000 + HTTP_STATUS[code], reason)
+
+
 async def _send_lines(websocket: WebSocket, lines: asyncio.StreamReader) -> None:
-    while line := await lines.readline():
-        await websocket.send_text(line.decode("utf-8", "replace").rstrip("\n"))
+    try:
+        while line := await lines.readline():
+            await websocket.send_text(line.decode("utf-8", "replace").rstrip("\n"))
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return  # the client went while a line was sent: the caller ends the process
 
 
 async def _until_gone(websocket: WebSocket) -> None:
