@@ -24,6 +24,9 @@ import testbed as tb
 pytestmark = pytest.mark.integration
 
 
+USER, PASSWORD = "admin", "compose-tests-password"
+
+
 class Served:
     def __init__(self, prefect_api: str, stacks: Path) -> None:
         self.prefect_api = prefect_api
@@ -65,7 +68,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         f"scan:\n  interval: 2h\npolicy:\n  onlyLabels: ['{tb.label_filter()}']\n"
         f"compose:\n  dir: {stacks}\n"
     )
-    prefect_api, process = start_serve(tmp, config, _free_port())
+    user = {"USER_NAME": USER, "USER_PASSWORD": PASSWORD}
+    prefect_api, process = start_serve(tmp, config, _free_port(), env=user)
     yield Served(prefect_api, stacks)
     assert stop_serve(process) == 0, (tmp / "err.log").read_text()
 
@@ -160,7 +164,10 @@ def test_logs_stream_over_the_websocket_and_end_with_the_client(served: Served) 
     answer(served.create(name, compose_text({"talker": tb.BASE_IMAGE})), 200, 0)
     try:
         act(served, "up", name)
-        with connect(ws_url(served, name, served.token)) as socket:
+        # As the console does: a login's token, in the query.
+        login = {"username": USER, "password": PASSWORD}
+        jwt = answer(served.call("POST", "/api/v1/auth/login", json=login), 200, 0)["data"]
+        with connect(ws_url(served, name, jwt["token"])) as socket:
             lines = [socket.recv(timeout=30) for _ in range(8)]
             assert all(isinstance(line, str) and "\n" not in line for line in lines)
             assert sum("tick" in line for line in lines) >= 6, lines
