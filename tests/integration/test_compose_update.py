@@ -93,7 +93,7 @@ def test_a_service_is_updated_through_compose_and_compose_then_has_nothing_to_do
         before_web["NetworkSettings"]["Networks"]
     )
     assert inspect(db)["Id"] == before_db["Id"]
-    assert not tb.docker_cli("ps", "-aq", "--filter", "name=watchdocker-old").strip()
+    assert not tb.docker_cli("ps", "-aq", "--filter", f"name={web}-watchdocker-old").strip()
 
     nothing_to_do(folder, name)
     assert inspect(web)["Id"] == after["Id"]
