@@ -182,3 +182,32 @@ def test_a_folder_of_the_same_name_as_containers_from_elsewhere_is_not_theirs(
 
 def test_no_root_folder_no_folder_projects(tmp_path: Path) -> None:
     assert project_folders(tmp_path / "missing") == []
+
+
+def test_the_compose_command_is_the_setting_else_the_plugin_else_v1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import watchdocker.stacks.compose_cli as compose_cli
+
+    found = {"docker": "/bin/docker", "docker-compose": "/bin/docker-compose"}
+    monkeypatch.setattr(compose_cli.shutil, "which", found.get)
+    monkeypatch.setattr(compose_cli, "_plugin_present", lambda docker: docker == "/bin/docker")
+    assert compose_cli.compose_command("podman compose") == ["podman", "compose"]
+    assert compose_cli.compose_command(None) == ["/bin/docker", "compose"]
+    monkeypatch.setattr(compose_cli, "_plugin_present", lambda docker: False)
+    assert compose_cli.compose_command(None) == ["/bin/docker-compose"]
+    found.pop("docker-compose")
+    with pytest.raises(compose_cli.ComposeFailed, match="WATCH_COMPOSE_COMMAND"):
+        compose_cli.compose_command(None)
+
+
+def test_a_target_names_the_project_its_files_and_folder(tmp_path: Path) -> None:
+    from watchdocker.stacks.compose_cli import ComposeTarget
+
+    target = ComposeTarget("web", str(tmp_path), [str(tmp_path / "a.yml"), "/b.yml"])
+    assert target.arguments() == [
+        "-p", "web", "-f", str(tmp_path / "a.yml"), "-f", "/b.yml",
+        "--project-directory", str(tmp_path),
+    ]  # fmt: skip
+    assert target.cwd == str(tmp_path)
+    assert ComposeTarget("web", str(tmp_path / "gone")).cwd is None
