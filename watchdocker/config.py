@@ -389,6 +389,19 @@ class ShellConfig(_Section):
     host: bool = Field(False, description="full-token users may open a shell on serve's host")
 
 
+class ComposeConfig(_Section):
+    dir: Path | None = Field(
+        None, description="the folder of the compose projects watch-docker creates and lists"
+    )
+    command: str | None = Field(
+        None, description="the Compose CLI, e.g. `docker compose`; default: found on the PATH"
+    )
+
+    def project_root(self, state_dir: Path) -> Path:
+        """Where projects are created and looked for: `compose.dir`, else under the state."""
+        return self.dir if self.dir is not None else state_dir / "compose"
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -420,6 +433,7 @@ class Settings(BaseSettings):
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     twofa: TwoFAConfig = Field(default_factory=TwoFAConfig)
     shell: ShellConfig = Field(default_factory=ShellConfig)
+    compose: ComposeConfig = Field(default_factory=ComposeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
 
@@ -500,6 +514,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_NOTIFY_ON_UPDATE_AVAILABLE": ("notify", "onUpdateAvailable"),
     "WATCH_SHELL_CONTAINERS": ("shell", "containers"),
     "IS_OPEN_DOCKER_SHELL": ("shell", "host"),
+    "APP_PATH": ("compose", "dir"),
+    "WATCH_COMPOSE_COMMAND": ("compose", "command"),
     "WATCH_LOG_LEVEL": ("logging", "level"),
     "WATCH_STATE_DIR": ("stateDir",),
 }
@@ -696,8 +712,8 @@ def _describe(error: ValidationError) -> str:
     return "invalid configuration: " + "; ".join(problems)
 
 
-# Where serve listens and who logs in to it: not what a scan or an update does.
-_NOT_RUN_SETTINGS = {"server", "prefect", "auth", "state_dir"}
+# Where serve listens, who logs in to it and which shells it opens: not what a run does.
+_NOT_RUN_SETTINGS = {"server", "prefect", "auth", "shell", "state_dir"}
 
 
 def run_settings_digest(settings: Settings) -> str:

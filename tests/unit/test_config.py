@@ -375,6 +375,8 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_REGISTRY_RETRIES": ("0", "registry.retries", 0),
     "WATCH_SHELL_CONTAINERS": ("false", "shell.containers", False),
     "IS_OPEN_DOCKER_SHELL": ("true", "shell.host", True),
+    "APP_PATH": ("/srv/stacks", "compose.dir", Path("/srv/stacks")),
+    "WATCH_COMPOSE_COMMAND": ("docker compose", "compose.command", "docker compose"),
     "WATCH_LOG_LEVEL": ("DEBUG", "logging.level", "debug"),
     "WATCH_STATE_DIR": ("/srv/wd", "state_dir", Path("/srv/wd")),
 }

@@ -10,6 +10,7 @@ from watchdocker.api.errors import install_error_handlers
 from watchdocker.api.middleware import install_middleware
 from watchdocker.api.routes import (
     approvals,
+    compose,
     containers,
     health,
     images,
@@ -42,4 +43,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(updates.router)
     app.include_router(approvals.router)
     install_streams(app)
+    app.include_router(compose.router)
     return app

@@ -36,12 +36,16 @@ class Code(IntEnum):
     PASSKEY_NOT_FOUND = 40410
     NO_CEREMONY = 40910
     PASSKEY_NOT_HERE = 40911
+    BAD_PROJECT_NAME = 40030  # a compose project name compose refuses, or a path
+    PROJECT_NOT_FOUND = 40430  # no compose project of that name
+    PROJECT_EXISTS = 40930  # create of a compose project that exists
     TOO_MANY_ATTEMPTS = 42901  # locked out after failed logins or codes (HTTP 429)
     INTERNAL = 50000
     SCAN_FAILED = 50001
     UPDATE_FAILED = 50002
     DOCKER_ERROR = 50003
     REGISTRY_ERROR = 50004
+    COMPOSE_FAILED = 50030  # the Compose CLI failed (its message), or there is none
     NOT_READY = 50301  # the Docker engine or the Prefect API cannot be reached
 
 
@@ -71,6 +75,10 @@ HTTP_STATUS: dict[Code, int] = {
     Code.PASSKEY_NOT_FOUND: 404,
     Code.NO_CEREMONY: 409,
     Code.PASSKEY_NOT_HERE: 409,
+    Code.BAD_PROJECT_NAME: 400,
+    Code.PROJECT_NOT_FOUND: 404,
+    Code.PROJECT_EXISTS: 409,
+    Code.COMPOSE_FAILED: 500,
     Code.TOO_MANY_ATTEMPTS: 429,
     Code.INTERNAL: 500,
     Code.SCAN_FAILED: 500,

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchdocker.cli.compose import compose_app
 from watchdocker.cli.options import ConfigOption, JsonOption, VerboseOption
 from watchdocker.cli.preconditions import fail, settings_or_exit, with_api
 from watchdocker.cli.totp import totp_app
@@ -463,6 +464,7 @@ def deployments(
 
 
 app.add_typer(totp_app, name="totp")
+app.add_typer(compose_app, name="compose")
 
 
 def main() -> None:

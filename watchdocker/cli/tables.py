@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watchdocker.report_rows import Row, plain_lines
+from watchdocker.stacks.projects import Stack
 
 STYLE = {
     "update_available": "bold yellow",
@@ -22,6 +23,10 @@ STYLE = {
     "rolled_back": "bold yellow",
     "failed": "bold red",
     "would_update": "bold yellow",
+    "running": "green",
+    "partial": "bold yellow",
+    "stopped": "dim",
+    "not created": "dim",
 }
 DIGEST_COLUMNS = ("local", "remote")
 # Below this width the digests give their room to the reason (`--json` has them in full).
@@ -58,3 +63,27 @@ def print_rows(title: str, rows: Sequence[Row], columns: Sequence[str], summary:
 def _cell(row: Row, column: str) -> Text:
     style = STYLE.get(row.status, "") if column == "status" else ""
     return Text(getattr(row, column), style=style)
+
+
+def _services(stack: Stack) -> str:
+    return ", ".join(
+        f"{s.name} ({', '.join(c.state for c in s.containers) or 'no container'})"
+        for s in stack.services
+    )
+
+
+def print_stacks(stacks: Sequence[Stack]) -> None:
+    """Compose projects: name, status, services with their containers' states, folder."""
+    columns = ("NAME", "STATUS", "SERVICES", "FOLDER")
+    rows = [(s.name, s.status, _services(s), s.folder or "") for s in stacks]
+    if not sys.stdout.isatty():
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join(cell or "-" for cell in row))
+        return
+    table = Table(title="compose projects", box=box.SIMPLE_HEAD, pad_edge=False, highlight=False)
+    for column in columns:
+        table.add_column(column, no_wrap=column == "STATUS", overflow="fold")
+    for name, status, services, folder in rows:
+        table.add_row(Text(name), Text(status, style=STYLE[status]), Text(services), Text(folder))
+    Console().print(table)

@@ -15,6 +15,8 @@ from watchdocker.registry.credentials import (
     DockerConfigCredentials,
     configured_credentials,
 )
+from watchdocker.stacks.compose_cli import ComposeCli
+from watchdocker.update.compose_update import ComposeUpdater
 from watchdocker.update.journal import Journal, journal_root
 from watchdocker.update.updater import HealthPolicy, StepHook, Updater
 
@@ -51,10 +53,16 @@ def engine_for(settings: Settings, docker_host_block: str | None = None) -> dock
 
 
 def updater_for(
-    settings: Settings, engine: docker.DockerClient, on_step: StepHook | None = None
+    settings: Settings,
+    engine: docker.DockerClient,
+    on_step: StepHook | None = None,
+    *,
+    through_compose: bool = True,
 ) -> Updater:
     """One journal directory per engine, so one state directory can serve several hosts.
-    `on_step`: see StepHook (the crash tests' driver; flows and commands pass none)."""
+    `on_step`: see StepHook (the crash tests' driver; flows and commands pass none).
+    `through_compose`: compose services updated by compose, which reaches the engine of the
+    settings only (not a `DockerHost` block's)."""
     journal = Journal(journal_root(settings.state_dir) / engine.info()["ID"].replace(":", "_"))
     health = HealthPolicy(
         timeout=settings.update.health_timeout.total_seconds(),
@@ -68,4 +76,7 @@ def updater_for(
         cleanup=settings.update.cleanup,
         policy=settings.policy,
         on_step=on_step,
+        compose=ComposeUpdater(engine.api, journal, lambda: ComposeCli.from_settings(settings))
+        if through_compose
+        else None,
     )

@@ -107,7 +107,10 @@ def scan(
         # Every flow recovers first (an update left half-done is a service down); with an
         # empty journal that costs one directory listing.
         if has_entries(journal_root(settings.state_dir)):
-            recover_interrupted_updates(updater_for(settings, engine))
+            through_compose = docker_host_block is None
+            recover_interrupted_updates(
+                updater_for(settings, engine, through_compose=through_compose)
+            )
         # An update of some containers inspects and waits for their registries only.
         containers = discover_containers_task(engine, include_stopped, names)
         engine_id = engine.info()["ID"]

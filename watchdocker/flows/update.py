@@ -31,9 +31,11 @@ from watchdocker.tasks.update import (
     UPDATE_SLOTS,
     pull_image,
     recover_interrupted_updates,
+    replace_compose_project,
     replace_container,
 )
 from watchdocker.update.plan import (
+    COMPOSE_PROJECT_LABEL,
     PlannedUpdate,
     PulledGroup,
     UpdateReport,
@@ -45,6 +47,7 @@ from watchdocker.update.plan import (
     replace_results,
     require_known,
     results_for,
+    split_whole_projects,
 )
 from watchdocker.update.updater import Updater
 
@@ -129,7 +132,7 @@ def run_update(
     scan, when the engine has no container of one of `names`."""
     engine = engine_for(settings, docker_host_block)
     try:
-        updater = updater_for(settings, engine)
+        updater = updater_for(settings, engine, through_compose=docker_host_block is None)
         recover_interrupted_updates(updater)
         if names:
             require_known(names, service_names(engine))
@@ -162,8 +165,19 @@ def run_update(
                 return report
             pulled = keep_only(pulled, approved)
         _ensure_slots(settings)
-        futures = [update_image.submit(g, image_id, updater) for g, image_id in pulled]
-        report = UpdateReport(results=known + results + [r for f in futures for r in f.result()])
+        groups, projects = split_whole_projects(pulled)
+        futures = [update_image.submit(g, image_id, updater) for g, image_id in groups]
+        batches = [
+            replace_compose_project.submit(
+                batch[0][0].labels[COMPOSE_PROJECT_LABEL],
+                [(p.name, p.container_id, image_id, p.image) for p, image_id in batch],
+                updater,
+            )
+            for batch in projects
+        ]
+        done = [r for f in futures for r in f.result()]
+        done += [r for f in batches for d in f.result() for r in replace_results(d)]
+        report = UpdateReport(results=known + results + done)
     finally:
         engine.close()
     notify(report, planned, settings)

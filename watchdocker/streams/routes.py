@@ -18,7 +18,14 @@ from watchdocker.api.responses import ApiError
 from watchdocker.engine.inventory import LiveContainer, find_container, list_live_containers
 from watchdocker.streams.logs import logs_source
 from watchdocker.streams.manager import Ended, StreamManager
-from watchdocker.streams.session import admit, close, context_of, relay
+from watchdocker.streams.session import (
+    INTERNAL_ERROR,
+    admit,
+    close,
+    context_of,
+    query_tail,
+    relay,
+)
 from watchdocker.streams.stats import stats_source
 from watchdocker.streams.status import StatusSource, snapshot
 from watchdocker.streams.terminal_bridge import run_terminal
@@ -47,7 +54,7 @@ async def status_stream(websocket: WebSocket) -> None:
         first = await in_thread(lambda: snapshot(context), "watchdocker-snapshot")
     except Exception as exc:
         subscription.leave()
-        await close(websocket, Ended(f"cannot list the containers: {exc}", 1011))
+        await close(websocket, Ended(f"cannot list the containers: {exc}", INTERNAL_ERROR))
         return
     await relay(websocket, user, subscription, first)
 
@@ -60,15 +67,6 @@ async def stats_stream(websocket: WebSocket) -> None:
     await relay(
         websocket, user, manager(websocket).subscribe("stats", lambda: stats_source(context))
     )
-
-
-def _tail(websocket: WebSocket) -> int:
-    given = websocket.query_params.get("tail", str(DEFAULT_TAIL))
-    if not given.isdigit() or int(given) > MAX_TAIL:
-        raise ApiError(
-            Code.BAD_REQUEST, f"tail: a whole number from 0 to {MAX_TAIL}, not {given!r:.20}"
-        )
-    return int(given)
 
 
 async def _container(websocket: WebSocket, given: str) -> LiveContainer:
@@ -87,12 +85,16 @@ async def logs_stream(websocket: WebSocket, id: str) -> None:
     found: list[LiveContainer] = []
 
     async def check(_: User) -> None:
-        _tail(websocket)
+        query_tail(websocket, DEFAULT_TAIL, MAX_TAIL)
         found.append(await _container(websocket, id))
 
     if (user := await admit(websocket, check)) is None:
         return
-    container, tail, context = found[0], _tail(websocket), context_of(websocket)
+    container, tail, context = (
+        found[0],
+        query_tail(websocket, DEFAULT_TAIL, MAX_TAIL),
+        context_of(websocket),
+    )
     subscription = manager(websocket).subscribe(
         f"logs:{container.id}:{tail}", lambda: logs_source(context, container.id, tail)
     )
@@ -112,7 +114,7 @@ async def _terminal_session(
     try:
         terminal = await in_thread(open_terminal, "watchdocker-shell-open")
     except Exception as exc:
-        await close(websocket, Ended(f"cannot open the shell: {exc}"[:120], 1011))
+        await close(websocket, Ended(f"cannot open the shell: {exc}"[:120], INTERNAL_ERROR))
         return
     await run_terminal(websocket, user, terminal, where)
 

@@ -29,6 +29,7 @@ log = logging.getLogger("watchdocker.api.streams")
 
 PROTOCOL = "bearer"  # Sec-WebSocket-Protocol: bearer, <token>
 POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
 EXPIRED = Ended("the token has expired; log in again", POLICY_VIOLATION)
 
 
@@ -91,6 +92,16 @@ async def admit(
     return user
 
 
+def query_tail(websocket: WebSocket, default: int, most: int) -> int:
+    """The `?tail=` of a logs stream, checked before the upgrade."""
+    given = websocket.query_params.get("tail", str(default))
+    if not given.isdigit() or int(given) > most:
+        raise ApiError(
+            Code.BAD_REQUEST, f"tail: a whole number from 0 to {most}, not {given!r:.20}"
+        )
+    return int(given)
+
+
 def client_of(websocket: WebSocket) -> str:
     return websocket.client.host if websocket.client else "unknown"
 
@@ -131,7 +142,7 @@ async def first_of(*work: Coroutine[Any, Any, Ended]) -> Ended:
         finished = next(iter(done))
         if (error := finished.exception()) is not None:
             log.debug("stream session: %r", error)  # mostly a client gone mid-send
-            return Ended("internal error", 1011)
+            return Ended("internal error", INTERNAL_ERROR)
         return finished.result()
     finally:
         for task in tasks:

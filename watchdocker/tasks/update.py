@@ -72,11 +72,18 @@ def replace_container(
 ) -> ReplaceResult:
     """Stop, recreate, check health, remove the old one or roll back; holds one of the
     `watchdocker-updates` slots (update.concurrency, across runs) meanwhile."""
-    logger = get_run_logger()
     started = time.perf_counter()
     # The lease is renewed while the update runs; a killed process's slot frees itself after it.
     with concurrency(UPDATE_SLOTS, occupy=1, strict=False, lease_duration=SLOT_LEASE_SECONDS):
         result = updater.replace(name, container_id, new_image_id, image)
+    _log_replaced(result, started)
+    return result
+
+
+def _log_replaced(result: ReplaceResult, started: float) -> None:
+    """The replacement's outcome in the run's log, and the new container's last lines when it
+    was rolled back or failed."""
+    logger = get_run_logger()
     level = {"updated": logging.INFO, "skipped": logging.WARNING}.get(result.result, logging.ERROR)
     log_event(
         logger,
@@ -84,14 +91,29 @@ def replace_container(
         result.result.replace("_", " "),
         component="update",
         action="replace",
-        container=name,
-        image=image,
-        digest=new_image_id,
+        container=result.name,
+        image=result.image,
+        digest=result.new_image_id,
         durationMs=elapsed_ms(started),
         err=result.reason or None,
     )
     if result.new_logs:
         logger.error(
-            "last log lines of the new container %s:\n%s", name, "\n".join(result.new_logs)
+            "last log lines of the new container %s:\n%s",
+            result.name,
+            "\n".join(result.new_logs),
         )
-    return result
+
+
+@task(name="replace-compose-project", task_run_name="replace {project}", cache_policy=NO_CACHE)
+def replace_compose_project(
+    project: str, items: list[tuple[str, str, str, str]], updater: Updater
+) -> list[ReplaceResult]:
+    """A compose project's containers (`Updater.replace_project`), together, holding one of
+    the `watchdocker-updates` slots meanwhile."""
+    started = time.perf_counter()
+    with concurrency(UPDATE_SLOTS, occupy=1, strict=False, lease_duration=SLOT_LEASE_SECONDS):
+        results = updater.replace_project(items)
+    for result in results:
+        _log_replaced(result, started)
+    return results

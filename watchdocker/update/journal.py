@@ -36,6 +36,17 @@ class UpdateInProgress(Exception):
     """Another process is updating this container now."""
 
 
+class ComposeService(BaseModel):
+    """An update made through compose: the service's project, how to run compose for it, and
+    the image to tag back as the service's image to roll it back."""
+
+    project: str
+    service: str
+    folder: str | None
+    files: list[str]
+    old_image_id: str
+
+
 class JournalEntry(BaseModel):
     name: str  # the container's name, which the service is known by
     old_id: str
@@ -51,6 +62,8 @@ class JournalEntry(BaseModel):
     # The updater gave up undoing (the old container would not start): whoever runs next
     # recovers it, even while the process that wrote it lives on.
     given_up: bool = False
+    # Set for an update through compose (`update.compose_update`), which recovers it.
+    compose: ComposeService | None = None
 
 
 def _is_alive(pid: int) -> bool:

@@ -18,6 +18,8 @@ UpdateResultKind = Literal[
     "updated", "rolled_back", "failed", "skipped", "up_to_date", "would_update"
 ]
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+# On a compose service's containers: its project's updates go out together, in one `up`.
+WHOLE_PROJECT_LABEL = "watchdocker.compose.whole-project"
 
 
 class UpdateResult(BaseModel):
@@ -205,3 +207,27 @@ def keep_only(pulled: Sequence[PulledGroup], names: Collection[str]) -> list[Pul
     """The pulled groups cut down to the containers named (those approved); none left empty."""
     kept = [([p for p in group if p.name in names], image_id) for group, image_id in pulled]
     return [(group, image_id) for group, image_id in kept if group]
+
+
+# A compose project's containers to update together, each with the image ID it is to run.
+ProjectBatch = list[tuple[PlannedUpdate, str]]
+
+
+def split_whole_projects(
+    pulled: Sequence[PulledGroup],
+) -> tuple[list[PulledGroup], list[ProjectBatch]]:
+    """The containers labelled `watchdocker.compose.whole-project=true` taken out of their
+    image groups and batched by compose project; the rest as they were (none left empty)."""
+    groups: list[PulledGroup] = []
+    batches: dict[str, ProjectBatch] = {}
+    for group, image_id in pulled:
+        kept = []
+        for item in group:
+            project = item.labels.get(COMPOSE_PROJECT_LABEL)
+            if project and item.labels.get(WHOLE_PROJECT_LABEL, "").lower() == "true":
+                batches.setdefault(project, []).append((item, image_id))
+            else:
+                kept.append(item)
+        if kept:
+            groups.append((kept, image_id))
+    return groups, list(batches.values())

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import docker
@@ -16,8 +17,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from watchdocker.config import PolicyConfig
 from watchdocker.durations import parse_duration
 from watchdocker.policy import evaluate_labels
+from watchdocker.stacks.compose_cli import ComposeFailed
+from watchdocker.update.compose_update import ComposeUpdater, compose_service
 from watchdocker.update.journal import (
     ASIDE_NAME_FILTER,
+    ComposeService,
     Journal,
     JournalEntry,
     Step,
@@ -135,6 +139,7 @@ class Updater:
         log_lines: int = 20,
         policy: PolicyConfig | None = None,
         on_step: StepHook | None = None,
+        compose: ComposeUpdater | None = None,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -146,6 +151,9 @@ class Updater:
         # configuration manage them: another configuration's update may be under way there.
         self.policy = policy or PolicyConfig()
         self.on_step = on_step
+        # Containers of a compose project whose files are there are updated through compose
+        # (update.allowComposeUpdate lets the plan include them); without, by the recreate.
+        self.compose = compose
 
     def replace(
         self,
@@ -163,6 +171,10 @@ class Updater:
         old = self._as_planned(name, container_id)
         if old is None:
             return self._changed_meanwhile(name, container_id, new_image_id, image)
+        service = compose_service(old) if self.compose is not None else None
+        if service is not None:
+            [done] = self._replace_through_compose([(old, name, service, new_image_id, image)])
+            return done
         dependents = self._dependents(old)
         result = self._replace(old, name, new_image_id, image, network_container)
         if result.result == "updated":
@@ -265,26 +277,111 @@ class Updater:
                 wait_healthy(self.api, new_id, policy)
         except (UpdateFailed, DockerException) as exc:
             result.new_logs = self._tail_logs(result.new_id)
-            try:
-                self._execute(
-                    rollback_plan(entry, self._observe(entry)),
-                    restart_window=ROLLBACK_RESTART_WINDOW,
-                )
-            except DockerException as rollback_exc:
-                # The journal entry stays, given up: the next run of any flow, or
-                # `watch-docker recover`, starts the old container once it can.
-                self.journal.advance(entry, entry.step, given_up=True)
-                result.reason = (
-                    f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)}. "
-                    f"{name} is down: run `watch-docker recover` once that is fixed "
-                    "(the next run of any flow also tries)"
-                )
-                return result
-            self.journal.finish(entry)
-            result.result, result.reason = "rolled_back", _reason(exc)
-            return result
+            failed = entry
+
+            def undo() -> None:
+                plan = rollback_plan(failed, self._observe(failed))
+                self._execute(plan, restart_window=ROLLBACK_RESTART_WINDOW)
+
+            return self._rolled_back(result, failed, exc, undo)
         entry = self._step(entry, "healthy")
         result.result, result.reason = "updated", self._finish(entry, old["Image"])
+        return result
+
+    def replace_project(self, items: list[tuple[str, str, str, str]]) -> list[ReplaceResult]:
+        """Containers of one compose project, each `(name, container_id, new_image_id,
+        image)` as `replace` takes them, updated together through compose: one `up` for all,
+        each health-checked, and all rolled back when one fails. Containers compose cannot
+        act on are replaced one by one."""
+        done: list[ReplaceResult] = []
+        batch = []
+        for name, container_id, new_image_id, image in items:
+            old = self._as_planned(name, container_id)
+            service = compose_service(old) if old is not None and self.compose else None
+            if old is None or service is None:
+                done.append(self.replace(name, container_id, new_image_id, image))
+            else:
+                batch.append((old, name, service, new_image_id, image))
+        return done + self._replace_through_compose(batch)
+
+    def _replace_through_compose(
+        self, batch: list[tuple[dict, str, ComposeService, str, str]]
+    ) -> list[ReplaceResult]:
+        """As `_replace`, with compose recreating the containers (`compose_update`) of one
+        project: `(old container, name, service, new image id, image)` each."""
+        compose = self.compose
+        assert compose is not None
+        done: list[ReplaceResult] = []
+        started: list[tuple[ReplaceResult, JournalEntry]] = []
+        policies: dict[str, HealthPolicy] = {}
+        for old, name, service, new_image_id, image in batch:
+            result = ReplaceResult(
+                name, "failed", image, old_image_id=old["Image"], new_image_id=new_image_id
+            )
+            try:
+                policies[name] = self.health.for_labels(old["Config"].get("Labels") or {})
+                entry = compose.begin(old, name, service, image, new_image_id)
+            except UpdateFailed as exc:
+                result.reason = f"nothing changed: {exc}"
+                done.append(result)
+                continue
+            except UpdateInProgress as exc:
+                result.result, result.reason = "skipped", f"{exc}: nothing done"
+                done.append(result)
+                continue
+            if self._as_planned(name, old["Id"]) is None:
+                self.journal.finish(entry)  # another run finished with it between look and lock
+                done.append(self._changed_meanwhile(name, old["Id"], new_image_id, image))
+                continue
+            started.append((result, entry))
+        if not started:
+            return done
+        self._reached("begun")
+        together = len(started) > 1
+
+        def healthy(name: str, new_id: str) -> None:
+            try:
+                wait_healthy(self.api, new_id, policies[name])
+            except UpdateFailed as exc:
+                raise UpdateFailed(f"{name}: {exc}" if together else str(exc)) from None
+
+        try:
+            new_ids = compose.roll_out([entry for _, entry in started], healthy, self._step)
+        except (UpdateFailed, ComposeFailed, DockerException) as exc:
+            for result, entry in started:
+                # Compose gave the new container the service's name.
+                result.new_logs = self._tail_logs(entry.name)
+                done.append(
+                    self._rolled_back(result, entry, exc, partial(compose.roll_back, entry))
+                )
+            return done
+        for (result, entry), new_id in zip(started, new_ids, strict=True):
+            if self.cleanup and entry.compose is not None:
+                with contextlib.suppress(APIError):  # refused while another container uses it
+                    self.api.remove_image(entry.compose.old_image_id)
+            self.journal.finish(entry)
+            result.result, result.new_id = "updated", new_id
+            done.append(result)
+        return done
+
+    def _rolled_back(
+        self, result: ReplaceResult, entry: JournalEntry, exc: Exception, undo: Callable[[], None]
+    ) -> ReplaceResult:
+        """`undo` a failed replacement: `rolled_back`, or `failed` when the undoing failed too."""
+        try:
+            undo()
+        except (ComposeFailed, DockerException) as rollback_exc:
+            # The journal entry stays, given up: the next run of any flow, or
+            # `watch-docker recover`, finishes the undoing once it can.
+            self.journal.advance(entry, entry.step, given_up=True)
+            result.reason = (
+                f"{_reason(exc)}; the rollback failed too: {_reason(rollback_exc)}. "
+                f"{result.name} is down: run `watch-docker recover` once that is fixed "
+                "(the next run of any flow also tries)"
+            )
+            return result
+        self.journal.finish(entry)
+        result.result, result.reason = "rolled_back", _reason(exc)
         return result
 
     def _step(self, entry: JournalEntry, step: Step, **changes: object) -> JournalEntry:
@@ -378,6 +475,8 @@ class Updater:
         return done
 
     def _recover(self, entry: JournalEntry) -> RecoveryResult:
+        if entry.compose is not None:
+            return self._recover_through_compose(entry)
         outcome, actions = recovery_plan(entry, self._observe(entry))
         try:
             self._execute(actions, restart_window=RECOVERY_RESTART_WINDOW)
@@ -386,6 +485,22 @@ class Updater:
             return RecoveryResult(entry.name, "failed", actions, _reason(exc))
         self.journal.finish(entry)
         return RecoveryResult(entry.name, outcome, actions)
+
+    def _recover_through_compose(self, entry: JournalEntry) -> RecoveryResult:
+        """A compose update that had passed its health check stands; any other is undone:
+        the old image tagged back and compose run again if the service is not on it."""
+        if entry.step == "healthy":
+            self.journal.finish(entry)
+            return RecoveryResult(entry.name, "finished", [])
+        try:
+            if self.compose is None:
+                raise ComposeFailed("this updater has no compose strategy")
+            self.compose.roll_back(entry)
+        except (ComposeFailed, DockerException) as exc:
+            self.journal.advance(entry, entry.step, given_up=True)
+            return RecoveryResult(entry.name, "failed", [], _reason(exc))
+        self.journal.finish(entry)
+        return RecoveryResult(entry.name, "rolled_back", [])
 
     def _aside_containers(self) -> list[dict]:
         found = self.api.containers(all=True, filters={"name": ASIDE_NAME_FILTER})
