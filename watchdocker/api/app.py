@@ -18,6 +18,7 @@ from watchdocker.api.routes import (
     twofa,
     updates,
 )
+from watchdocker.web.console import mount_console
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(updates.router)
     app.include_router(approvals.router)
+    mount_console(app)  # `/` and `/static/` only
     return app

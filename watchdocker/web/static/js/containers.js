@@ -1,0 +1,196 @@
+// The containers page: the latest scan with the live state, a refresh (a scan), updates of
+// one or several (the run, its link in the Prefect UI, the approval it may wait for), start,
+// stop and delete after a confirmation.
+
+import { call, Codes, session } from "./api.js";
+import { busy, confirmDialog, field, h, messageArea, shortDigest, show, when } from "./dom.js";
+
+const STATUS = {
+  update_available: "update available",
+  up_to_date: "up to date",
+  skipped: "skipped",
+  error: "error",
+  unknown: "not scanned",
+};
+
+export async function containersPage() {
+  const message = messageArea();
+  const runs = h("div", { class: "runs" });
+  const scanned = h("p", { class: "muted" });
+  const body = h("tbody");
+  const refresh = h("button", { type: "button" }, "Refresh (scan)");
+  const updateSelected = h("button", { type: "button", disabled: true }, "Update selected");
+  const table = h("table", { class: "list" },
+    h("caption", { class: "visually-hidden" }, "Containers"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Select")),
+      ...["Name", "Image", "Status", "State", "Digest (local → remote)", "Actions"].map(
+        (title) => h("th", { scope: "col" }, title)))),
+    body);
+  show(h("section", { "aria-labelledby": "page-title" },
+    h("div", { class: "heading" }, h("h1", { id: "page-title" }, "Containers"),
+      h("div", { class: "toolbar" }, refresh, updateSelected)),
+    scanned, message, runs, table));
+
+  const selected = () => [...body.querySelectorAll("input[type=checkbox]:checked")].map((c) => c.value);
+  const onSelect = () => {
+    const names = selected();
+    updateSelected.disabled = names.length === 0;
+    updateSelected.textContent = names.length ? `Update selected (${names.length})` : "Update selected";
+  };
+
+  async function load(query = "") {
+    try {
+      const { data } = await call("GET", `/api/containers${query}`);
+      scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
+      body.replaceChildren(...data.containers.map((c) => row(c, actions)));
+      if (!data.containers.length) {
+        body.append(h("tr", {}, h("td", { colspan: 7 }, "No containers.")));
+      }
+      onSelect();
+    } catch (error) {
+      message.say(error.text);
+    }
+  }
+
+  const actions = {
+    onSelect,
+    update: (names) => updateRun(names, runs, () => load()),
+    async startStop(c, button) {
+      const action = c.running ? "stop" : "start";
+      await busy(button, async () => {
+        try {
+          const answer = await call("POST", `/api/containers/${encodeURIComponent(c.id)}/${action}`);
+          message.say(answer.msg, "ok");
+        } catch (error) {
+          message.say(error.text);
+        }
+      });
+      await load();
+    },
+    async remove(c, button) {
+      const text = c.running
+        ? `${c.name} is running: it will be stopped and removed. This cannot be undone.`
+        : `${c.name} will be removed. This cannot be undone.`;
+      if (!(await confirmDialog(`Delete ${c.name}?`, text, "Delete"))) {
+        button.focus();
+        return;
+      }
+      try {
+        const force = c.running ? "?force=true" : "";
+        const answer = await call("DELETE", `/api/containers/${encodeURIComponent(c.id)}${force}`);
+        message.say(answer.msg, "ok");
+      } catch (error) {
+        message.say(error.text);
+      }
+      await load();
+      refresh.focus();
+    },
+  };
+
+  refresh.addEventListener("click", () => busy(refresh, async () => {
+    message.say("Scanning…", "notice");
+    await load("?refresh=true");
+    if (message.classList.contains("notice")) message.say();
+  }));
+  updateSelected.addEventListener("click", () => actions.update(selected()));
+  await load();
+}
+
+function row(c, actions) {
+  const status = STATUS[c.status] || c.status;
+  const select = h("input", { type: "checkbox", value: c.name, "aria-label": `Select ${c.name}` });
+  select.addEventListener("change", actions.onSelect);
+  const update = h("button", { type: "button" }, "Update");
+  update.setAttribute("aria-label", `Update ${c.name}`);
+  update.addEventListener("click", () => actions.update([c.name]));
+  const startStop = h("button", { type: "button", "aria-label": `${c.running ? "Stop" : "Start"} ${c.name}` },
+    c.running ? "Stop" : "Start");
+  startStop.addEventListener("click", () => actions.startStop(c, startStop));
+  const remove = h("button", { type: "button", class: "danger", "aria-label": `Delete ${c.name}` }, "Delete");
+  remove.addEventListener("click", () => actions.remove(c, remove));
+  return h("tr", { "data-name": c.name },
+    h("td", { "data-label": "Select" }, select),
+    h("td", { "data-label": "Name" }, h("strong", {}, c.name)),
+    h("td", { "data-label": "Image", class: "wrap" }, c.image),
+    h("td", { "data-label": "Status" },
+      h("span", { class: `badge ${c.status}` }, status),
+      c.reason ? h("div", { class: "reason" }, c.reason) : null),
+    h("td", { "data-label": "State" }, h("span", { class: `state ${c.running ? "running" : "stopped"}` }, c.state || (c.running ? "running" : "stopped"))),
+    h("td", { "data-label": "Digest" }, h("code", { title: c.local_digest || "" }, shortDigest(c.local_digest)),
+      " → ", h("code", { title: c.remote_digest || "" }, shortDigest(c.remote_digest))),
+    h("td", { "data-label": "Actions", class: "actions" }, update, startStop, remove));
+}
+
+/** Starts an update run and follows it in a panel: its link, the approval it waits for, results. */
+async function updateRun(names, runs, reload) {
+  const message = messageArea();
+  const panel = h("section", { class: "run card stack", "aria-label": `Update of ${names.join(", ")}` },
+    h("h2", {}, `Update of ${names.join(", ")}`), message);
+  runs.prepend(panel);
+  message.say("Starting the update run…", "notice");
+  let started;
+  try {
+    started = (await call("POST", "/api/updates/run?wait=false", { body: { names } })).data;
+  } catch (error) {
+    message.say(error.text);
+    return;
+  }
+  panel.insertBefore(h("p", {}, "Run ", h("code", {}, started.flowRunId), " — ",
+    h("a", { href: started.url, target: "_blank", rel: "noopener noreferrer" }, "open it in the Prefect UI")),
+  message);
+  await follow(started.flowRunId, panel, message, reload);
+}
+
+async function follow(runId, panel, message, reload) {
+  message.say("Updating… (this page shows the results when the run ends)", "notice");
+  try {
+    const answer = await call("GET", `/api/updates/${runId}`);
+    message.say(answer.msg, "ok");
+    panel.append(results(answer.data.results));
+  } catch (error) {
+    if (error.code === Codes.APPROVAL_NEEDED) {
+      message.say("This update waits for an approver's TOTP code.", "notice");
+      panel.append(approvalForm(runId, panel, message, reload));
+      return;
+    }
+    message.say(error.text);
+    if (error.data && error.data.results) panel.append(results(error.data.results));
+  }
+  await reload();
+}
+
+function results(list) {
+  return h("ul", { class: "results" }, ...list.map((r) =>
+    h("li", {}, h("strong", {}, r.name), `: ${r.result.replace(/_/g, " ")}`, r.reason ? ` — ${r.reason}` : "")));
+}
+
+function approvalForm(runId, panel, message, reload) {
+  const approver = field("Approver", { name: "approver", value: session.user || "default", required: true });
+  const code = field("Approver's TOTP code", {
+    name: "approval-code", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: 6, required: true,
+  });
+  const approve = h("button", { type: "submit" }, "Approve");
+  const reject = h("button", { type: "button", class: "danger" }, "Reject");
+  const form = h("form", { class: "stack" }, approver, code, h("div", { class: "toolbar" }, approve, reject));
+  const answer = (rejecting) => busy(rejecting ? reject : approve, async () => {
+    if (!form.reportValidity()) return;
+    try {
+      const body = { approver: approver.input.value.trim(), code: code.input.value.trim(), reject: rejecting };
+      const verdict = await call("POST", `/api/updates/${runId}/approve`, { body });
+      form.remove();
+      message.say(verdict.msg, "ok");
+      await follow(runId, panel, message, reload);
+    } catch (error) {
+      message.say(error.text);
+      code.input.select();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    answer(false);
+  });
+  reject.addEventListener("click", () => answer(true));
+  setTimeout(() => code.input.focus());
+  return form;
+}

@@ -1,0 +1,77 @@
+// The images page: the engine's images with the containers using them; deleting one (the
+// server refuses an image in use, and the page says why).
+
+import { call } from "./api.js";
+import { confirmDialog, h, messageArea, shortDigest, show, when } from "./dom.js";
+
+const size = (bytes) => {
+  const units = ["B", "kB", "MB", "GB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+};
+
+export async function imagesPage() {
+  const message = messageArea();
+  const body = h("tbody");
+  const reload = h("button", { type: "button" }, "Reload");
+  show(h("section", { "aria-labelledby": "page-title" },
+    h("div", { class: "heading" }, h("h1", { id: "page-title" }, "Images"),
+      h("div", { class: "toolbar" }, reload)),
+    message,
+    h("table", { class: "list" },
+      h("caption", { class: "visually-hidden" }, "Images"),
+      h("thead", {}, h("tr", {}, ...["Tags", "Id", "Size", "Created", "Used by", "Actions"].map(
+        (title) => h("th", { scope: "col" }, title)))),
+      body)));
+
+  async function load() {
+    try {
+      const { data } = await call("GET", "/api/images");
+      body.replaceChildren(...data.map((image) => row(image, remove)));
+      if (!data.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No images.")));
+    } catch (error) {
+      message.say(error.text);
+    }
+  }
+
+  async function remove(image, button) {
+    const label = image.tags[0] || shortDigest(image.id);
+    const text = image.inUseBy.length
+      ? `${label} is used by ${image.inUseBy.join(", ")}: the server will refuse while they exist.`
+      : `${label} and all its tags will be removed from the engine.`;
+    if (!(await confirmDialog(`Delete ${label}?`, text, "Delete"))) {
+      button.focus();
+      return;
+    }
+    try {
+      await call("DELETE", "/api/images", { body: { id: image.id } });
+      message.say(`Deleted ${label}`, "ok");
+    } catch (error) {
+      message.say(error.text);
+    }
+    await load();
+    reload.focus();
+  }
+
+  reload.addEventListener("click", load);
+  await load();
+}
+
+function row(image, remove) {
+  const label = image.tags[0] || shortDigest(image.id);
+  const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${label}` }, "Delete");
+  del.addEventListener("click", () => remove(image, del));
+  const used = image.inUseBy.length ? image.inUseBy.join(", ") : h("span", { class: "muted" }, "unused");
+  return h("tr", { "data-id": image.id },
+    h("td", { "data-label": "Tags", class: "wrap" }, image.tags.length ? image.tags.join(", ") : h("span", { class: "muted" }, "<none>")),
+    h("td", { "data-label": "Id" }, h("code", { title: image.id }, shortDigest(image.id))),
+    h("td", { "data-label": "Size" }, size(image.size)),
+    h("td", { "data-label": "Created" }, when(image.created)),
+    h("td", { "data-label": "Used by", class: "wrap" }, used),
+    h("td", { "data-label": "Actions", class: "actions" }, del));
+}

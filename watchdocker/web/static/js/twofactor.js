@@ -1,0 +1,117 @@
+// The second factor's forms, for the login page and the settings page alike: a TOTP code,
+// TOTP enrolment (QR code and secret, then a code) and passkey enrolment or use.
+// Each calls `done(answer)` with the API's answer once the server accepted it.
+
+import { call } from "./api.js";
+import { busy, field, h, messageArea } from "./dom.js";
+import { createPasskey, getPasskey, passkeyProblem } from "./passkeys.js";
+
+const CODE_ATTRS = {
+  name: "code",
+  inputmode: "numeric",
+  autocomplete: "one-time-code",
+  pattern: "[0-9]{6}",
+  maxlength: 6,
+  required: true,
+};
+
+/** A form asking for a 6-digit code; `send(code)` returns the API's answer or throws. */
+export function codeForm(label, buttonLabel, send, done) {
+  const code = field(label, CODE_ATTRS);
+  const message = messageArea();
+  const submit = h("button", { type: "submit" }, buttonLabel);
+  const form = h("form", { class: "stack" }, code, submit, message);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    message.say();
+    await busy(submit, async () => {
+      try {
+        done(await send(code.input.value.trim()));
+      } catch (error) {
+        message.say(error.text || error.message);
+        code.input.select();
+      }
+    });
+  });
+  return form;
+}
+
+/** TOTP enrolment: asks the server for a secret, shows its QR code and text, then a code. */
+export function totpEnrolment(token, done) {
+  const message = messageArea();
+  const start = h("button", { type: "button" }, "Set up an authenticator app");
+  const panel = h("section", { class: "stack", "aria-labelledby": "totp-title" },
+    h("h2", { id: "totp-title" }, "Authenticator app (TOTP)"), start, message);
+  start.addEventListener("click", () => busy(start, async () => {
+    message.say();
+    let setup;
+    try {
+      setup = (await call("POST", "/api/v1/2fa/setup/otp/init", { token })).data;
+    } catch (error) {
+      message.say(error.text);
+      return;
+    }
+    const send = async (code) =>
+      call("POST", "/api/v1/2fa/setup/otp/verify", { token, body: { code } });
+    panel.replaceChildren(
+      h("h2", { id: "totp-title" }, "Authenticator app (TOTP)"),
+      h("p", {}, "Scan this code in your authenticator app, or type the secret in it. ",
+        "It is shown this once."),
+      h("img", { class: "qr", src: setup.qrCode, alt: "QR code of the TOTP secret", width: 200, height: 200 }),
+      h("p", {}, "Secret: ", h("code", { class: "secret", id: "totp-secret" }, setup.secret)),
+      codeForm("Code from the app", "Confirm", send, done),
+    );
+    panel.querySelector("input").focus();
+  }));
+  return panel;
+}
+
+/** A button that makes a passkey (setup/webauthn/begin, the browser, setup/webauthn/finish). */
+export function passkeyEnrolment(token, done) {
+  const message = messageArea();
+  const name = field("Passkey name (optional)", { name: "passkey-name", id: "passkey-name", maxlength: 64 });
+  const add = h("button", { type: "button" }, "Add a passkey");
+  add.addEventListener("click", () => busy(add, async () => {
+    message.say();
+    try {
+      const begin = await call("POST", "/api/v1/2fa/setup/webauthn/begin", { token });
+      let credential;
+      try {
+        credential = await createPasskey(begin.data.options);
+      } catch (error) {
+        message.say(passkeyProblem(error));
+        return;
+      }
+      const body = { credential };
+      if (name.input.value.trim()) body.name = name.input.value.trim();
+      done(await call("POST", "/api/v1/2fa/setup/webauthn/finish", { token, body }));
+    } catch (error) {
+      message.say(error.text || error.message);
+    }
+  }));
+  return h("section", { class: "stack", "aria-labelledby": "passkey-title" },
+    h("h2", { id: "passkey-title" }, "Passkey"), name, add, message);
+}
+
+/** A button that signs in with a passkey (verify/webauthn/begin, the browser, .../finish). */
+export function passkeyLogin(token, done) {
+  const message = messageArea();
+  const use = h("button", { type: "button" }, "Use a passkey");
+  use.addEventListener("click", () => busy(use, async () => {
+    message.say();
+    try {
+      const begin = await call("POST", "/api/v1/2fa/verify/webauthn/begin", { token });
+      let credential;
+      try {
+        credential = await getPasskey(begin.data.options);
+      } catch (error) {
+        message.say(passkeyProblem(error));
+        return;
+      }
+      done(await call("POST", "/api/v1/2fa/verify/webauthn/finish", { token, body: { credential } }));
+    } catch (error) {
+      message.say(error.text || error.message);
+    }
+  }));
+  return h("div", { class: "stack" }, use, message);
+}
