@@ -3,7 +3,7 @@
 // stop and delete after a confirmation.
 
 import { call, Codes, session } from "./api.js";
-import { busy, confirmDialog, field, h, messageArea, shortDigest, show, when } from "./dom.js";
+import { busy, cell, confirmDialog, field, h, messageArea, shortDigest, show, when } from "./dom.js";
 
 const STATUS = {
   update_available: "update available",
@@ -23,7 +23,6 @@ export async function containersPage() {
   const table = h("table", { class: "list" },
     h("caption", { class: "visually-hidden" }, "Containers"),
     h("thead", {}, h("tr", {},
-      h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Select")),
       ...["Name", "Image", "Status", "State", "Digest (local → remote)", "Actions"].map(
         (title) => h("th", { scope: "col" }, title)))),
     body);
@@ -45,7 +44,7 @@ export async function containersPage() {
       scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
       body.replaceChildren(...data.containers.map((c) => row(c, actions)));
       if (!data.containers.length) {
-        body.append(h("tr", {}, h("td", { colspan: 7 }, "No containers.")));
+        body.append(h("tr", {}, h("td", { colspan: 6 }, "No containers.")));
       }
       onSelect();
     } catch (error) {
@@ -98,28 +97,25 @@ export async function containersPage() {
 }
 
 function row(c, actions) {
-  const status = STATUS[c.status] || c.status;
   const select = h("input", { type: "checkbox", value: c.name, "aria-label": `Select ${c.name}` });
   select.addEventListener("change", actions.onSelect);
-  const update = h("button", { type: "button" }, "Update");
-  update.setAttribute("aria-label", `Update ${c.name}`);
-  update.addEventListener("click", () => actions.update([c.name]));
-  const startStop = h("button", { type: "button", "aria-label": `${c.running ? "Stop" : "Start"} ${c.name}` },
-    c.running ? "Stop" : "Start");
-  startStop.addEventListener("click", () => actions.startStop(c, startStop));
-  const remove = h("button", { type: "button", class: "danger", "aria-label": `Delete ${c.name}` }, "Delete");
-  remove.addEventListener("click", () => actions.remove(c, remove));
+  const button = (label, onclick, danger) =>
+    h("button", { type: "button", class: danger ? "danger" : null, "aria-label": `${label} ${c.name}`, onclick }, label);
+  const startStop = button(c.running ? "Stop" : "Start", () => actions.startStop(c, startStop));
+  const remove = button("Delete", () => actions.remove(c, remove), true);
   return h("tr", { "data-name": c.name },
-    h("td", { "data-label": "Select" }, select),
-    h("td", { "data-label": "Name" }, h("strong", {}, c.name)),
-    h("td", { "data-label": "Image", class: "wrap" }, c.image),
-    h("td", { "data-label": "Status" },
-      h("span", { class: `badge ${c.status}` }, status),
+    cell("Name", { class: "name" }, h("label", {}, select, c.name)),
+    cell("Image", { class: "wrap" }, c.image),
+    cell("Status", {},
+      h("span", { class: `badge ${c.status}` }, STATUS[c.status] || c.status),
       c.reason ? h("div", { class: "reason" }, c.reason) : null),
-    h("td", { "data-label": "State" }, h("span", { class: `state ${c.running ? "running" : "stopped"}` }, c.state || (c.running ? "running" : "stopped"))),
-    h("td", { "data-label": "Digest" }, h("code", { title: c.local_digest || "" }, shortDigest(c.local_digest)),
-      " → ", h("code", { title: c.remote_digest || "" }, shortDigest(c.remote_digest))),
-    h("td", { "data-label": "Actions", class: "actions" }, update, startStop, remove));
+    cell("State", {}, h("span", { class: `state ${c.running ? "running" : "stopped"}` },
+      c.state || (c.running ? "running" : "stopped"))),
+    cell("Digest", {},
+      h("code", { title: c.local_digest || "" }, shortDigest(c.local_digest)), " → ",
+      h("code", { title: c.remote_digest || "" }, shortDigest(c.remote_digest))),
+    cell("Actions", { class: "actions" },
+      button("Update", () => actions.update([c.name])), startStop, remove));
 }
 
 /** Starts an update run and follows it in a panel: its link, the approval it waits for, results. */

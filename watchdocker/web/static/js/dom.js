@@ -84,6 +84,11 @@ export function confirmDialog(title, text, okLabel) {
   });
 }
 
+/** A table cell: its content in one block, labelled for the narrow layout (rows as cards). */
+export function cell(label, attrs, ...children) {
+  return h("td", { ...attrs, "data-label": label }, h("div", {}, ...children));
+}
+
 export const shortDigest = (digest) =>
   digest ? digest.replace(/^sha256:/, "").slice(0, 12) : "—";
 

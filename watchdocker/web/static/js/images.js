@@ -2,7 +2,7 @@
 // server refuses an image in use, and the page says why).
 
 import { call } from "./api.js";
-import { confirmDialog, h, messageArea, shortDigest, show, when } from "./dom.js";
+import { cell, confirmDialog, h, messageArea, shortDigest, show, when } from "./dom.js";
 
 const size = (bytes) => {
   const units = ["B", "kB", "MB", "GB"];
@@ -66,12 +66,12 @@ function row(image, remove) {
   const label = image.tags[0] || shortDigest(image.id);
   const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${label}` }, "Delete");
   del.addEventListener("click", () => remove(image, del));
-  const used = image.inUseBy.length ? image.inUseBy.join(", ") : h("span", { class: "muted" }, "unused");
+  const none = (text) => h("span", { class: "muted" }, text);
   return h("tr", { "data-id": image.id },
-    h("td", { "data-label": "Tags", class: "wrap" }, image.tags.length ? image.tags.join(", ") : h("span", { class: "muted" }, "<none>")),
-    h("td", { "data-label": "Id" }, h("code", { title: image.id }, shortDigest(image.id))),
-    h("td", { "data-label": "Size" }, size(image.size)),
-    h("td", { "data-label": "Created" }, when(image.created)),
-    h("td", { "data-label": "Used by", class: "wrap" }, used),
-    h("td", { "data-label": "Actions", class: "actions" }, del));
+    cell("Tags", { class: "wrap" }, image.tags.length ? image.tags.join(", ") : none("<none>")),
+    cell("Id", {}, h("code", { title: image.id }, shortDigest(image.id))),
+    cell("Size", {}, size(image.size)),
+    cell("Created", {}, when(image.created)),
+    cell("Used by", { class: "wrap" }, image.inUseBy.length ? image.inUseBy.join(", ") : none("unused")),
+    cell("Actions", { class: "actions" }, del));
 }
