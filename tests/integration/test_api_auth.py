@@ -143,6 +143,7 @@ def test_before_enrolment_a_temp_token_reaches_only_the_2fa_routes(twofa: Serve)
         "needTwoFA": True,
         "isSetup": False,
         "method": None,
+        "methods": [],
         "tempToken": None,
     }
     token = body["data"]["tempToken"]
@@ -178,6 +179,9 @@ def test_enrolment_saves_the_approver_block_and_gives_a_full_token(twofa: Serve)
         "required": True,
         "isSetup": True,
         "method": "otp",
+        "methods": ["otp"],
+        "otp": True,
+        "passkeys": [],
         "twoFAVerified": True,
     }
     # Enrolled once: a second enrolment is refused.

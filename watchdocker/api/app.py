@@ -15,6 +15,7 @@ from watchdocker.api.routes import (
     images,
     login,
     metrics,
+    passkeys,
     twofa,
     updates,
 )
@@ -34,6 +35,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(health.router)
     app.include_router(login.router)
     app.include_router(twofa.router)
+    app.include_router(passkeys.router)
     app.include_router(containers.router)
     app.include_router(images.router)
     app.include_router(metrics.router)

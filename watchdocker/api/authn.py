@@ -1,6 +1,7 @@
 """What the API's login and second factor keep while serve runs: the token signer, the
-configured user, the brute-force limits (`watchdocker.auth.attempt_limits`) and the secrets of
-enrolments begun but not yet confirmed. `create_app` makes one; routes reach it through `Auth`."""
+configured user, the brute-force limits (`watchdocker.auth.attempt_limits`), the secrets of
+enrolments begun but not yet confirmed, the users' passkeys and their pending challenges.
+`create_app` makes one; routes reach it through `Auth`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from watchdocker.api.codes import Code
 from watchdocker.api.responses import ApiError
 from watchdocker.auth.attempt_limits import AttemptLimiter, Refusal, TokenCodeAttempts
 from watchdocker.auth.lockout import clock_time
+from watchdocker.auth.passkey_store import PasskeyStore
+from watchdocker.auth.passkeys import Challenges
 from watchdocker.auth.passwords import UserCredentials
 from watchdocker.auth.tokens import TEMP_LIFETIME, TokenSigner, signing_key
 from watchdocker.config import Settings
@@ -59,6 +62,8 @@ class Authenticator:
     signer: TokenSigner
     user: UserCredentials | None
     limiter: AttemptLimiter
+    passkeys: PasskeyStore
+    challenges: Challenges = field(default_factory=Challenges)
     token_codes: TokenCodeAttempts = field(default_factory=TokenCodeAttempts)
     pending: PendingSecrets = field(default_factory=PendingSecrets)
 
@@ -69,7 +74,8 @@ class Authenticator:
         limits = AttemptLimiter(
             settings.auth.login_attempts, settings.auth.login_lockout.total_seconds()
         )
-        return cls(TokenSigner(key), configured_user(settings), limits)
+        passkeys = PasskeyStore.in_state_dir(settings.state_dir)
+        return cls(TokenSigner(key), configured_user(settings), limits, passkeys)
 
     def refuse_if_limited(self, keys: list[str], now: float) -> None:
         if (refusal := self.limiter.refusal(keys, now)) is not None:

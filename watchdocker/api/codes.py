@@ -26,6 +26,14 @@ class Code(IntEnum):
     IMAGE_IN_USE = 40902
     TWOFA_STATE = 40903  # enrolment asked twice, or 2FA used before it is set up
     NOT_WAITING = 40904  # an approval answer for a run that does not wait for one
+    # Passkeys (WebAuthn): 40010 the host cannot be an RP ID (an IP address); 40110 a passkey
+    # answer that does not verify; 40410 no such passkey; 40910 no ceremony under way (never
+    # begun, used, or expired); 40911 none of the user's passkeys is for this host.
+    PASSKEY_HOST = 40010
+    WRONG_PASSKEY = 40110
+    PASSKEY_NOT_FOUND = 40410
+    NO_CEREMONY = 40910
+    PASSKEY_NOT_HERE = 40911
     TOO_MANY_ATTEMPTS = 42901  # locked out after failed logins or codes (HTTP 429)
     INTERNAL = 50000
     SCAN_FAILED = 50001
@@ -54,6 +62,11 @@ HTTP_STATUS: dict[Code, int] = {
     Code.IMAGE_IN_USE: 409,
     Code.TWOFA_STATE: 409,
     Code.NOT_WAITING: 409,
+    Code.PASSKEY_HOST: 400,
+    Code.WRONG_PASSKEY: 401,
+    Code.PASSKEY_NOT_FOUND: 404,
+    Code.NO_CEREMONY: 409,
+    Code.PASSKEY_NOT_HERE: 409,
     Code.TOO_MANY_ATTEMPTS: 429,
     Code.INTERNAL: 500,
     Code.SCAN_FAILED: 500,

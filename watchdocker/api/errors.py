@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from watchdocker.api.codes import Code
 from watchdocker.api.responses import ApiError, answer
+from watchdocker.auth.passkey_store import PasskeyStoreError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,11 @@ async def _missing_on_prefect(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _passkey_store(_: Request, exc: Exception) -> JSONResponse:
+    # Fail closed with the reason (the file's path and what is wrong, no content).
+    return answer(Code.INTERNAL, f"{exc}")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return answer(Code.INTERNAL, "internal error; the server log has its kind")
@@ -80,4 +86,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ObjectNotFound, _missing_on_prefect)
+    app.add_exception_handler(PasskeyStoreError, _passkey_store)
     app.add_exception_handler(Exception, _unexpected)

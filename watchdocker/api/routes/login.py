@@ -12,7 +12,7 @@ from watchdocker.api.authn import Auth, client_address
 from watchdocker.api.codes import Code
 from watchdocker.api.deps import Context
 from watchdocker.api.responses import ApiError, BaseRes, ok
-from watchdocker.api.second_factor import enrolled_secret
+from watchdocker.api.second_factor import enrolment
 from watchdocker.auth.attempt_limits import limit_keys
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -44,12 +44,13 @@ def login(body: Login, request: Request, context: Context, auth: Auth) -> BaseRe
     username = auth.user.username
     if not context.settings.auth.secondary_verification:
         return ok({"token": auth.signer.full(username, two_fa_verified=False)})
-    is_setup = enrolled_secret(context.settings, username) is not None
+    held = enrolment(auth, context.settings, username)
     return ok(
         {
             "needTwoFA": True,
-            "isSetup": is_setup,
-            "method": "otp" if is_setup else None,
+            "isSetup": held.is_setup,
+            "method": held.method,
+            "methods": held.methods,
             "tempToken": auth.signer.temp(username),
         }
     )

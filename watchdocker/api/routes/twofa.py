@@ -1,23 +1,36 @@
 """`/api/v1/2fa/` (seed §4.3, §5.1): the second factor's status, TOTP enrolment, the code that
 turns a temp token into a full one, and disabling it. A temp token is accepted here (except by
 `disable`); TWOFA_ALLOWED_DOMAINS limits the hosts these requests may be sent to. The WebAuthn
-routes of the same group (`setup/webauthn/...`, `verify/webauthn/...`) join this router."""
+routes of the same group (`setup/webauthn/...`, `verify/webauthn/...`) are in `passkeys.py`;
+`status` and `disable` cover both methods."""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from watchdocker.api.authn import Auth, client_address
 from watchdocker.api.codes import Code
 from watchdocker.api.deps import AnyUser, Context, FullUser, User
 from watchdocker.api.responses import ApiError, BaseRes, ok
-from watchdocker.api.second_factor import check_code, enrolled_secret
+from watchdocker.api.second_factor import (
+    check_code,
+    check_passkey,
+    enrolled_secret,
+    enrolment,
+    refuse_second_enrolment,
+)
 from watchdocker.auth.allowed_hosts import host_allowed, request_host
 from watchdocker.auth.local_credential import LOCAL_USER
+from watchdocker.auth.relying_party import (
+    HostNotAllowed,
+    RelyingParty,
+    RelyingPartyError,
+    relying_party,
+)
 from watchdocker.auth.totp import generate_secret, provisioning_uri, qr_png_data_uri
 from watchdocker.blocks.totp import EnrolmentError, check_enrollable, remove_enrolment, save_secret
 
@@ -26,6 +39,21 @@ def allowed_host(request: Request, context: Context) -> None:
     host = request_host(request.headers.get)
     if not host_allowed(host, context.settings.auth.allowed_domains):
         raise ApiError(Code.HOST_NOT_ALLOWED, f"2FA requests to host {host!r} are not allowed here")
+
+
+def party(request: Request, context: Context) -> RelyingParty:
+    """The WebAuthn relying party of the request: its RP ID and origin."""
+    try:
+        return relying_party(
+            request.headers.get, request.url.scheme, context.settings.auth.allowed_domains
+        )
+    except HostNotAllowed as exc:
+        raise ApiError(Code.HOST_NOT_ALLOWED, str(exc)) from None
+    except RelyingPartyError as exc:
+        raise ApiError(Code.PASSKEY_HOST, str(exc)) from None
+
+
+Party = Annotated[RelyingParty, Depends(party)]
 
 
 router = APIRouter(prefix="/api/v1/2fa", tags=["2fa"], dependencies=[Depends(allowed_host)])
@@ -57,14 +85,12 @@ def _enrolled(context: Context, user: User) -> str:
 
 
 @router.get("/status")
-def status(user: Person, context: Context) -> BaseRes:
-    is_setup = enrolled_secret(context.settings, user.name) is not None
+def status(user: Person, context: Context, auth: Auth) -> BaseRes:
     return ok(
         {
             "required": context.settings.auth.secondary_verification,
-            "isSetup": is_setup,
-            "method": "otp" if is_setup else None,
             "twoFAVerified": user.full and context.settings.auth.secondary_verification,
+            **enrolment(auth, context.settings, user.name).summary(),
         }
     )
 
@@ -72,7 +98,8 @@ def status(user: Person, context: Context) -> BaseRes:
 @router.post("/setup/otp/init")
 def setup_otp_init(user: Person, context: Context, auth: Auth) -> BaseRes:
     if enrolled_secret(context.settings, user.name) is not None:
-        raise ApiError(Code.TWOFA_STATE, "a second factor is set up already; disable it first")
+        raise ApiError(Code.TWOFA_STATE, "a TOTP secret is set up already; disable 2FA first")
+    refuse_second_enrolment(auth, context.settings, user)
     try:
         check_enrollable(user.name, context.settings)
     except EnrolmentError as exc:
@@ -91,6 +118,7 @@ def setup_otp_verify(
     secret = auth.pending.get(user.name, time.time())
     if secret is None:
         raise ApiError(Code.TWOFA_STATE, "no enrolment begun: POST /api/v1/2fa/setup/otp/init")
+    refuse_second_enrolment(auth, context.settings, user)
     check_code(auth, context.settings, user, body.code, secret, client_address(request))
     try:
         save_secret(user.name, secret, force=False)
@@ -109,18 +137,46 @@ def verify_otp(
     return ok({"token": auth.signer.full(user.name, two_fa_verified=True)})
 
 
+class DisableBody(BaseModel):
+    """A current proof of a factor the user holds: a TOTP code, or a passkey's answer to the
+    challenge of `verify/webauthn/begin` (single use, 60 s)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    code: str | None = Field(None, min_length=1, max_length=32, description="a TOTP code")
+    credential: dict[str, Any] | None = Field(
+        None, description="a passkey's PublicKeyCredential.toJSON() (verify/webauthn/begin)"
+    )
+
+    @model_validator(mode="after")
+    def one_proof(self) -> DisableBody:
+        if (self.code is None) == (self.credential is None):
+            raise ValueError("give either code (TOTP) or credential (passkey), not both")
+        return self
+
+
 @router.post("/disable")
 def disable(
-    body: CodeBody, user: FullUser, request: Request, context: Context, auth: Auth
+    body: DisableBody, user: FullUser, request: Request, context: Context, auth: Auth
 ) -> BaseRes:
+    """Turn 2FA off: the TOTP secret and every passkey (of every host) go."""
     person(user)
-    secret = _enrolled(context, user)
+    held = enrolment(auth, context.settings, user.name)
+    if not held.is_setup:
+        raise ApiError(Code.TWOFA_STATE, "no second factor is set up")
     if user.name in context.settings.twofa.users:
         raise ApiError(
             Code.TWOFA_STATE,
             f"the secret of {user.name!r} is in the configuration (twofa.users or "
             "WATCH_TOTP_SECRET); remove it there",
         )
-    check_code(auth, context.settings, user, body.code, secret, client_address(request))
-    remove_enrolment(user.name)
-    return ok({"isSetup": False})
+    client = client_address(request)
+    if body.credential is not None:
+        check_passkey(auth, user, party(request, context), body.credential, client)
+    else:
+        assert body.code is not None
+        check_code(auth, context.settings, user, body.code, _enrolled(context, user), client)
+    if held.otp:
+        remove_enrolment(user.name)
+    auth.passkeys.remove(user.name)
+    return ok(enrolment(auth, context.settings, user.name).summary())
