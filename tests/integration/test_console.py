@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve, wrong_code
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import testbed as tb
+from watchdocker.api.codes import Code
 from watchdocker.auth.tokens import TokenSigner
 
 pytestmark = pytest.mark.integration
@@ -312,3 +314,101 @@ def test_a_bad_token_goes_back_to_the_login_page(page: Page, console: Console, k
     console.screenshot(page, f"11-{kind}-token")
     log_in(page)
     expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
+
+
+# --- passkeys, with Chromium's virtual authenticator ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keyed(browser: Browser, console: Console) -> Iterator[tuple[Page, Any, str]]:
+    """A tab with a virtual platform authenticator (user verification done, presence
+    automatic): (the tab, its DevTools session, the authenticator's id)."""
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    yield page, cdp, added["authenticatorId"]
+    context.close()
+
+
+def start_session(page: Page, base: str, console: Console) -> None:
+    """A full token as the TOTP login gives one (that login is shown above), in the tab."""
+    page.goto(base + "/")
+    token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
+    page.evaluate(
+        "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
+        " sessionStorage.setItem('watchdocker.token', token); }",
+        [USER, token],
+    )
+
+
+def test_a_passkey_is_enrolled_and_logs_in(keyed: tuple[Page, Any, str], console: Console):
+    page, cdp, authenticator = keyed
+    start_session(page, console.localhost, console)
+    page.goto(console.localhost + "/#/settings")
+    expect(fact(page, "Passkeys")).to_have_text("none")
+    page.get_by_label("Passkey name (optional)").fill("laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("ul.passkeys")).to_contain_text("laptop — for localhost")
+    expect(fact(page, "Passkeys")).to_have_text("1")
+    console.screenshot(page, "12-settings-with-a-passkey")
+    [made] = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    assert made["rpId"] == "localhost" and made["isResidentCredential"]
+
+    page.get_by_role("button", name="Log out").click()
+    log_in(page)
+    expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
+    expect(page.get_by_label("Code from your authenticator app")).to_be_visible()
+    console.screenshot(page, "13-second-factor-code-or-passkey")
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", name="Containers")).to_be_visible()
+    used = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+    assert used[0]["signCount"] > made["signCount"]
+
+
+def test_a_localhost_passkey_is_not_offered_on_127_0_0_1(
+    keyed: tuple[Page, Any, str], console: Console
+):
+    page, _, _ = keyed
+    page.goto(console.http + "/")
+    log_in(page)
+    expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
+    expect(page.get_by_role("button", name="Use a passkey")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text(
+        "Your passkeys are for localhost, not for 127.0.0.1"
+    )
+    console.screenshot(page, "14-passkey-not-for-this-host")
+    # Nor does the server offer it: not at an IP address, not on another host name.
+    with httpx.Client(base_url=console.http, timeout=30) as client:
+        login = {"username": USER, "password": PASSWORD}
+        temp = client.post("/api/v1/auth/login", json=login).json()["data"]["tempToken"]
+        auth = {"Authorization": f"Bearer {temp}"}
+        here = client.post("/api/v1/2fa/verify/webauthn/begin", headers=auth)
+        assert (here.status_code, here.json()["code"]) == (400, Code.PASSKEY_HOST)
+        elsewhere = client.post(
+            "/api/v1/2fa/verify/webauthn/begin",
+            headers={**auth, "X-Forwarded-Host": "console.example"},
+        )
+        assert (elsewhere.status_code, elsewhere.json()["code"]) == (409, Code.PASSKEY_NOT_HERE)
+        assert "options" not in str(elsewhere.json()["data"])
+
+
+def test_2fa_is_disabled_with_a_passkey(keyed: tuple[Page, Any, str], console: Console):
+    page, _, _ = keyed
+    start_session(page, console.localhost, console)
+    page.goto(console.localhost + "/#/settings")
+    page.get_by_role("button", name="Disable 2FA with a passkey").click()
+    expect(fact(page, "Authenticator app (TOTP)")).to_have_text("not set up")
+    expect(fact(page, "Passkeys")).to_have_text("none")
+    expect(page.get_by_role("button", name="Set up an authenticator app")).to_be_visible()
+    console.screenshot(page, "15-settings-2fa-disabled")

@@ -3,7 +3,9 @@
 
 import { call, session } from "./api.js";
 import { busy, field, h, messageArea, show } from "./dom.js";
-import { codeForm, passkeyEnrolment, passkeyLogin, totpEnrolment } from "./twofactor.js";
+import {
+  codeForm, heldFactors, passkeyButton, passkeyEnrolment, passkeysElsewhere, totpEnrolment,
+} from "./twofactor.js";
 
 export function loginPage(notice) {
   const user = field("User name", { name: "username", autocomplete: "username", required: true });
@@ -58,30 +60,31 @@ async function secondFactorPage(username, login) {
       back));
     return;
   }
-  const methods = await enrolledMethods(token, login);
+  const held = heldFactors(await enrolmentStatus(token, login));
   const parts = [h("h1", {}, "Second factor")];
-  if (methods.otp) {
+  if (held.otp) {
     const send = (code) => call("POST", "/api/v1/2fa/verify/otp", { token, body: { code } });
     parts.push(codeForm("Code from your authenticator app", "Verify", send, done));
   }
-  if (methods.passkey) parts.push(passkeyLogin(token, done));
+  if (held.here.length) {
+    const send = (credential) =>
+      call("POST", "/api/v1/2fa/verify/webauthn/finish", { token, body: { credential } });
+    parts.push(passkeyButton("Use a passkey", token, send, done));
+  } else if (held.passkeys.length) {
+    parts.push(h("p", { class: "message notice", role: "status" }, passkeysElsewhere(held)));
+  }
   parts.push(back);
   show(h("div", { class: "card stack" }, ...parts));
   const first = document.querySelector("#view input, #view button");
   if (first) first.focus();
 }
 
-/** Which of TOTP and passkeys the user has, from `GET /api/v1/2fa/status`. */
-async function enrolledMethods(token, login) {
-  let status = login;
+/** What the user holds (`GET /api/v1/2fa/status`: TOTP, passkeys with their hosts). */
+async function enrolmentStatus(token, login) {
   try {
-    status = (await call("GET", "/api/v1/2fa/status", { token })).data;
+    return (await call("GET", "/api/v1/2fa/status", { token })).data;
   } catch {
-    // The login's answer says enough to ask for a code.
+    // The login's answer says which methods; without the passkeys' hosts, offer the code.
+    return { otp: (login.methods || []).includes("otp") };
   }
-  const passkeys = status.passkeys || [];
-  return {
-    otp: status.method === "otp" || Boolean(status.otp),
-    passkey: passkeys.length > 0 || status.method === "webauthn",
-  };
 }

@@ -93,25 +93,41 @@ export function passkeyEnrolment(token, done) {
     h("h2", { id: "passkey-title" }, "Passkey"), name, add, message);
 }
 
-/** A button that signs in with a passkey (verify/webauthn/begin, the browser, .../finish). */
-export function passkeyLogin(token, done) {
+/** A passkey's answer to a fresh challenge (verify/webauthn/begin, then the browser). */
+export async function passkeyProof(token) {
+  const begin = await call("POST", "/api/v1/2fa/verify/webauthn/begin", { token });
+  try {
+    return await getPasskey(begin.data.options);
+  } catch (error) {
+    throw new Error(passkeyProblem(error));
+  }
+}
+
+/** A button that proves a passkey and sends it with `send(credential)` (login or disable). */
+export function passkeyButton(label, token, send, done) {
   const message = messageArea();
-  const use = h("button", { type: "button" }, "Use a passkey");
+  const use = h("button", { type: "button" }, label);
   use.addEventListener("click", () => busy(use, async () => {
     message.say();
     try {
-      const begin = await call("POST", "/api/v1/2fa/verify/webauthn/begin", { token });
-      let credential;
-      try {
-        credential = await getPasskey(begin.data.options);
-      } catch (error) {
-        message.say(passkeyProblem(error));
-        return;
-      }
-      done(await call("POST", "/api/v1/2fa/verify/webauthn/finish", { token, body: { credential } }));
+      done(await send(await passkeyProof(token)));
     } catch (error) {
       message.say(error.text || error.message);
     }
   }));
   return h("div", { class: "stack" }, use, message);
+}
+
+/** Which factors the user holds, and the passkeys that work on this host (their RP ID). */
+export function heldFactors(status) {
+  const passkeys = status.passkeys || [];
+  const here = passkeys.filter((key) => key.rpId === location.hostname);
+  return { otp: Boolean(status.otp), passkeys, here };
+}
+
+/** Why no passkey can be used here, when the user has some elsewhere. */
+export function passkeysElsewhere(held) {
+  const hosts = [...new Set(held.passkeys.map((key) => key.rpId))].join(", ");
+  return `Your passkeys are for ${hosts}, not for ${location.hostname}: a passkey works only ` +
+    `on the host it was made on. Open the console at ${hosts}${held.otp ? ", or use a code" : ""}.`;
 }
