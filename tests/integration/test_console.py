@@ -4,10 +4,11 @@ it: log in with TOTP enrolment (the secret read from the page), a wrong code sai
 the containers page (scan statuses, an update with its run and an approval, stop, start, delete
 after a dialog); images (a refusal for one in use, an unused one deleted); settings; logout; a
 garbage or expired token back at the login page; a narrow window; the keyboard. Each page's
-screenshot is saved in the test's folder and copied to SCREENS."""
+screenshot is saved in the test's folder (and copied to $CONSOLE_SCREENSHOTS when set)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ FLAGS = [
 ]
 USER = "admin"
 PASSWORD = f"pw-{tb.RUN_ID}-console"
-SCREENS = Path("/work/notes/screens")
+# Where the screenshots are copied too, when set (they stay in the test's folder anyway).
+SCREENS = os.environ.get("CONSOLE_SCREENSHOTS")
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
 UPDATE_TIMEOUT = 180_000  # ms: an update run, from the Runner's start to its health check
@@ -73,8 +75,9 @@ class Console:
     def screenshot(self, page: Page, name: str) -> None:
         path = self.shots / f"{name}.png"
         page.screenshot(path=path, full_page=True)
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SCREENS / path.name)
+        if SCREENS:
+            Path(SCREENS).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(SCREENS) / path.name)
 
 
 @pytest.fixture(scope="module")

@@ -62,16 +62,25 @@ export async function imagesPage() {
   await load();
 }
 
+const SHOWN_TAGS = 3; // more are folded away (an image may carry dozens)
+
+function names(list, empty) {
+  if (!list.length) return h("span", { class: "muted" }, empty);
+  const items = (part) => h("ul", { class: "names" }, ...part.map((name) => h("li", {}, name)));
+  if (list.length <= SHOWN_TAGS) return items(list);
+  return h("div", {}, items(list.slice(0, SHOWN_TAGS)),
+    h("details", {}, h("summary", {}, `${list.length - SHOWN_TAGS} more`), items(list.slice(SHOWN_TAGS))));
+}
+
 function row(image, remove) {
   const label = image.tags[0] || shortDigest(image.id);
   const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${label}` }, "Delete");
   del.addEventListener("click", () => remove(image, del));
-  const none = (text) => h("span", { class: "muted" }, text);
   return h("tr", { "data-id": image.id },
-    cell("Tags", { class: "wrap" }, image.tags.length ? image.tags.join(", ") : none("<none>")),
+    cell("Tags", { class: "wrap" }, names(image.tags, "<none>")),
     cell("Id", {}, h("code", { title: image.id }, shortDigest(image.id))),
-    cell("Size", {}, size(image.size)),
+    cell("Size", { class: "nowrap" }, size(image.size)),
     cell("Created", {}, when(image.created)),
-    cell("Used by", { class: "wrap" }, image.inUseBy.length ? image.inUseBy.join(", ") : none("unused")),
+    cell("Used by", { class: "wrap" }, names(image.inUseBy, "unused")),
     cell("Actions", { class: "actions" }, del));
 }
