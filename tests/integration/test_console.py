@@ -9,6 +9,7 @@ screenshot is saved in the test's folder (and copied to $CONSOLE_SCREENSHOTS whe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ PASSWORD = f"pw-{tb.RUN_ID}-console"
 SCREENS = os.environ.get("CONSOLE_SCREENSHOTS")
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
+LOGIN_TRIES = 8  # the waits between failed logins grow 1 s, 2 s, 4 s...
 UPDATE_TIMEOUT = 180_000  # ms: an update run, from the Runner's start to its health check
 
 
@@ -137,8 +139,24 @@ def test_login_enrols_totp_and_a_wrong_code_is_said(page: Page, console: Console
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     console.screenshot(page, "01-login")
     log_in(page, "not-the-password")
-    expect(page.get_by_role("alert")).to_contain_text("wrong user name or password")
-    log_in(page)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("wrong user name or password")
+    # Failed logins in a row: from the second, a growing wait, said with its length.
+    for _ in range(LOGIN_TRIES):
+        log_in(page, "not-the-password")
+        expect(alert).to_contain_text(re.compile("wrong user name|too many"))
+        if "too many" in alert.inner_text():
+            break
+    expect(alert).to_contain_text(re.compile(r"too many failed attempts .*try again in \d+ s"))
+    console.screenshot(page, "01-login-wait")
+    for _ in range(LOGIN_TRIES):  # the right password, once the wait is over
+        log_in(page)
+        expect(
+            alert.or_(page.get_by_role("heading", name="Set up a second factor"))
+        ).to_be_visible()
+        if not alert.is_visible():
+            break
+        time.sleep(1)
     expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
     page.get_by_role("button", name="Set up an authenticator app").click()
     qr = page.get_by_role("img", name="QR code of the TOTP secret")

@@ -44,8 +44,9 @@ export class ApiError extends Error {
 
   /** The message to show, with the wait of a lockout. */
   get text() {
-    if (this.code === Codes.TOO_MANY_ATTEMPTS && this.data && this.data.retryAfterSeconds) {
-      return `${this.message} (wait ${this.data.retryAfterSeconds} s)`;
+    const wait = this.data && this.data.retryAfterSeconds;
+    if (this.code === Codes.TOO_MANY_ATTEMPTS && wait && !this.message.includes("try again in")) {
+      return `${this.message} (wait ${wait} s)`;
     }
     return this.message;
   }

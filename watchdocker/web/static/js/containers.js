@@ -111,7 +111,7 @@ function row(c, actions) {
       c.reason ? h("div", { class: "reason" }, c.reason) : null),
     cell("State", {}, h("span", { class: `state ${c.running ? "running" : "stopped"}` },
       c.state || (c.running ? "running" : "stopped"))),
-    cell("Digest", {},
+    cell("Digest", { class: "nowrap" },
       h("code", { title: c.local_digest || "" }, shortDigest(c.local_digest)), " → ",
       h("code", { title: c.remote_digest || "" }, shortDigest(c.remote_digest))),
     cell("Actions", { class: "actions" },
