@@ -58,6 +58,18 @@ def _auth_data(rp_id: str, flags: int, counter: int, attested: bytes = b"") -> b
     return rp_hash + bytes([flags]) + struct.pack(">I", counter) + attested
 
 
+def _public_key_credential(passkey: SoftPasskey, response: dict[str, Any]) -> dict[str, Any]:
+    credential_id = bytes_to_base64url(passkey.id)
+    return {
+        "id": credential_id,
+        "rawId": credential_id,
+        "type": "public-key",
+        "response": response,
+        "authenticatorAttachment": "platform",
+        "clientExtensionResults": {},
+    }
+
+
 class SoftAuthenticator:
     def __init__(self, counts: bool = True) -> None:
         self.passkeys: list[SoftPasskey] = []
@@ -79,19 +91,12 @@ class SoftAuthenticator:
         auth_data = _auth_data(rp, UP | UV | AT, passkey.counter, attested)
         attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = _client_data("webauthn.create", options["challenge"], origin)
-        credential_id = bytes_to_base64url(passkey.id)
-        return {
-            "id": credential_id,
-            "rawId": credential_id,
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "attestationObject": bytes_to_base64url(attestation),
-                "transports": ["internal"],
-            },
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
+        response = {
+            "clientDataJSON": bytes_to_base64url(client_data),
+            "attestationObject": bytes_to_base64url(attestation),
+            "transports": ["internal"],
         }
+        return _public_key_credential(passkey, response)
 
     def get(
         self,
@@ -112,17 +117,10 @@ class SoftAuthenticator:
         client_data = _client_data("webauthn.get", options["challenge"], origin)
         signed = auth_data + hashlib.sha256(client_data).digest()
         signature = passkey.key.sign(signed, ec.ECDSA(hashes.SHA256()))
-        credential_id = bytes_to_base64url(passkey.id)
-        return {
-            "id": credential_id,
-            "rawId": credential_id,
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "authenticatorData": bytes_to_base64url(auth_data),
-                "signature": bytes_to_base64url(signature),
-                "userHandle": passkey.user_handle,
-            },
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
+        response = {
+            "clientDataJSON": bytes_to_base64url(client_data),
+            "authenticatorData": bytes_to_base64url(auth_data),
+            "signature": bytes_to_base64url(signature),
+            "userHandle": passkey.user_handle,
         }
+        return _public_key_credential(passkey, response)

@@ -8,14 +8,17 @@ console's test."""
 from __future__ import annotations
 
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve
 from soft_authenticator import SoftAuthenticator
+from webauthn.helpers import bytes_to_base64url
 
 import testbed as tb
 from watchdocker.api.codes import Code
@@ -127,6 +130,7 @@ def test_enrol_a_passkey_with_the_temp_token(serve: Serve):
     assert [(p["name"], p["rpId"]) for p in body["data"]["passkeys"]] == [("soft key", "localhost")]
     passkeys = serve.folder / "state" / "api" / "passkeys.json"
     assert stat.S_IMODE(passkeys.stat().st_mode) == 0o600
+    assert bytes_to_base64url(AUTHENTICATOR.passkeys[0].cose_public_key()) in passkeys.read_text()
 
 
 def test_log_in_again_with_the_passkey_to_a_full_token(serve: Serve):
@@ -175,13 +179,47 @@ def test_the_passkey_still_works_after_serve_restarts(serve: Serve):
     assert "cloned authenticator" in body["msg"]
 
 
+def test_totp_beside_passkeys_and_disable_with_a_code_removes_both(serve: Serve):
+    AUTHENTICATOR.passkeys[0].counter = 100  # past the clone test's refusal
+    full = sign_in(serve)
+    status, body = serve.call("POST", "/api/v1/2fa/setup/otp/init", full)
+    assert status == 200, body
+    totp = pyotp.TOTP(body["data"]["secret"])
+    SEEN.append(body["data"]["secret"])
+    code = {"code": totp.now()}
+    status, body = serve.call("POST", "/api/v1/2fa/setup/otp/verify", full, json=code)
+    assert status == 200, body
+    full = body["data"]["token"]
+    login = serve.login()
+    assert (login["method"], login["methods"]) == ("otp", ["otp", "webauthn"])
+    status, body = serve.call("GET", "/api/v1/2fa/status", full)
+    assert (body["data"]["otp"], len(body["data"]["passkeys"])) == (True, 1)
+    # A passkey may go now: TOTP remains.
+    passkey_id = body["data"]["passkeys"][0]["id"]
+    status, body = serve.call("DELETE", f"/api/v1/2fa/webauthn/{passkey_id}", full)
+    assert status == 200 and body["data"]["methods"] == ["otp"], body
+    # Re-added with the full token, then disable with a code removes both.
+    status, body = serve.call("POST", "/api/v1/2fa/setup/webauthn/begin", full)
+    credential = AUTHENTICATOR.create(body["data"]["options"], serve.origin)
+    body = {"credential": credential}
+    status, body = serve.call("POST", "/api/v1/2fa/setup/webauthn/finish", full, json=body)
+    assert status == 200, body
+    # The next step's code (within the server's ±1 window): the replay guard holds this one's.
+    code = totp.at(int(time.time()) + 30)
+    status, body = serve.call("POST", "/api/v1/2fa/disable", full, json={"code": code})
+    assert status == 200, body
+    assert (body["data"]["isSetup"], body["data"]["passkeys"]) == (False, [])
+    login = serve.login()
+    assert (login["isSetup"], login["methods"]) == (False, [])
+
+
 def test_serve_logs_no_passkey_data(serve: Serve):
     logs = serve.logs()
     assert 'action="POST /api/v1/2fa/verify/webauthn/finish" status=401' in logs
     assert "passkey refused component=api action=auth user=admin" in logs
-    stored = (serve.folder / "state" / "api" / "passkeys.json").read_text()
+    # The public keys as the store keeps them (base64url COSE), and as bytes.
+    keys = [bytes_to_base64url(p.cose_public_key()) for p in AUTHENTICATOR.passkeys]
+    keys += [p.cose_public_key().hex() for p in AUTHENTICATOR.passkeys]
     assert SEEN
-    for secret in [*SEEN, AUTHENTICATOR.passkeys[0].cose_public_key().hex()]:
+    for secret in [*SEEN, *keys]:
         assert secret[:40] not in logs
-    public_key = stored.split('"public_key": "')[1].split('"')[0]
-    assert public_key[:40] not in logs

@@ -12,10 +12,16 @@ HOST_HEADERS = ("x-forwarded-host", "x-original-host", "host")
 def request_host(header: Callable[[str], str | None]) -> str:
     """The host of a request, lower case and without its port, from the first of
     `HOST_HEADERS` that `header` (a case-insensitive lookup) has; "" when none."""
-    for name in HOST_HEADERS:
+    return strip_port(first_header(header, HOST_HEADERS)).lower().rstrip(".")
+
+
+def first_header(header: Callable[[str], str | None], names: tuple[str, ...]) -> str:
+    """The value of the first of `names` that `header` has, "" when none; of a list that a
+    chain of proxies made, its first item (what the client sent to the first proxy)."""
+    for name in names:
         value = (header(name) or "").split(",")[0].strip()
         if value:
-            return strip_port(value).lower().rstrip(".")
+            return value
     return ""
 
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from watchdocker.auth.allowed_hosts import HOST_HEADERS, host_allowed, strip_port
+from watchdocker.auth.allowed_hosts import HOST_HEADERS, first_header, host_allowed, strip_port
 
 # What a browser accepts as an RP ID: a domain name (WebAuthn §5.1.3 wants a valid domain string).
 _DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
@@ -36,7 +36,7 @@ def relying_party(
     """The relying party of a request: `header` is a case-insensitive lookup of its headers,
     `scheme` the one it came in with (X-Forwarded-Proto wins), `allowed` TWOFA_ALLOWED_DOMAINS.
     Raises HostNotAllowed, or RelyingPartyError when the host cannot be an RP ID."""
-    authority = _first(header, HOST_HEADERS).lower()
+    authority = first_header(header, HOST_HEADERS).lower()
     host = strip_port(authority)
     rp_id = host.rstrip(".")
     if not rp_id:
@@ -50,21 +50,12 @@ def relying_party(
         )
     if not _DOMAIN.fullmatch(rp_id):
         raise RelyingPartyError(f"passkeys need a domain name, and {rp_id!r} is not one")
-    proto = (_first(header, ("x-forwarded-proto",)) or scheme).lower()
+    proto = (first_header(header, ("x-forwarded-proto",)) or scheme).lower()
     if proto not in _DEFAULT_PORTS:
         raise RelyingPartyError(f"scheme {proto!r} is neither http nor https")
     port = authority[len(host) :].removeprefix(":")  # digits or nothing (strip_port)
     shown = f"{rp_id}:{port}" if port and port != _DEFAULT_PORTS[proto] else rp_id
     return RelyingParty(rp_id, f"{proto}://{shown}")
-
-
-def _first(header: Callable[[str], str | None], names: tuple[str, ...]) -> str:
-    """The first non-empty value among `names` (of a list a proxy chain made, its first)."""
-    for name in names:
-        value = (header(name) or "").split(",")[0].strip()
-        if value:
-            return value
-    return ""
 
 
 def _is_ip_address(host: str) -> bool:

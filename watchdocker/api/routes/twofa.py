@@ -79,7 +79,8 @@ def _enrolled(context: Context, user: User) -> str:
     secret = enrolled_secret(context.settings, user.name)
     if secret is None:
         raise ApiError(
-            Code.TWOFA_STATE, "no second factor is set up: POST /api/v1/2fa/setup/otp/init first"
+            Code.TWOFA_STATE,
+            "no TOTP secret is set up: POST /api/v1/2fa/setup/otp/init first (or use a passkey)",
         )
     return secret.get_secret_value()
 
