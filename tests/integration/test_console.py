@@ -424,10 +424,15 @@ def test_a_localhost_passkey_is_not_offered_on_127_0_0_1(
         assert "options" not in str(elsewhere.json()["data"])
 
 
-def test_2fa_is_disabled_with_a_passkey(keyed: tuple[Page, Any, str], console: Console):
+def test_2fa_is_disabled_with_a_passkey_without_to_json(
+    keyed: tuple[Page, Any, str], console: Console
+):
     page, _, _ = keyed
+    # A browser without PublicKeyCredential.toJSON: the console writes the JSON itself.
+    page.add_init_script("delete PublicKeyCredential.prototype.toJSON")
     start_session(page, console.localhost, console)
     page.goto(console.localhost + "/#/settings")
+    assert page.evaluate("typeof PublicKeyCredential.prototype.toJSON") == "undefined"
     page.get_by_role("button", name="Disable 2FA with a passkey").click()
     expect(fact(page, "Authenticator app (TOTP)")).to_have_text("not set up")
     expect(fact(page, "Passkeys")).to_have_text("none")

@@ -69,5 +69,6 @@ def test_unknown_paths_are_still_the_api_404(client: TestClient, path: str) -> N
 def test_the_api_routes_are_unchanged(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/docs").status_code == 200
+    assert client.get("/metrics").status_code == 200  # open: no user is configured
     answer = client.get("/api/containers")
     assert (answer.status_code, answer.json()["code"]) == (401, Code.NOT_AUTHENTICATED)
