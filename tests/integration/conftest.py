@@ -22,6 +22,19 @@ from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# Debian's Chromium (testbed/chromium.sh), as root, with no background traffic to the internet
+# (there is none to reach); for the browser tests (test_ui, test_console).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def bed() -> Iterator[None]:

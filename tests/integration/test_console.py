@@ -20,7 +20,15 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve, wrong_code
+from conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    SERVE_HTTP,
+    _free_port,
+    start_serve,
+    stop_serve,
+    wrong_code,
+)
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import testbed as tb
@@ -29,16 +37,6 @@ from watchdocker.auth.tokens import TokenSigner
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USER = "admin"
 PASSWORD = f"pw-{tb.RUN_ID}-console"
 # Where the screenshots are copied too, when set (they stay in the test's folder anyway).
@@ -105,7 +103,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
         yield browser
         browser.close()
 

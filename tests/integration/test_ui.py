@@ -15,7 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO_ROOT, SERVE_HOMES, finished_run, run_artifact, run_deployment
+from conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    REPO_ROOT,
+    SERVE_HOMES,
+    finished_run,
+    run_artifact,
+    run_deployment,
+)
 from websockets.sync.client import ClientConnection, connect
 
 import testbed as tb
@@ -23,19 +31,7 @@ from watchdocker.deployments.prefect_env import CREDENTIAL_FILE
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-# Headless as root; no background traffic to the internet (there is none to reach).
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-]
+FLAGS = ["--headless", *CHROMIUM_FLAGS, "--window-size=1400,1000"]
 # For --dump-dom and --screenshot: the page is a single-page app, virtual time waits for its
 # API calls, then renders.
 RENDER = "--virtual-time-budget=15000"
