@@ -226,7 +226,9 @@ def test_stop_start_and_delete_after_a_confirmation(page: Page, console: Console
     line.get_by_role("button", name=f"Stop {name}").click()
     expect(line.locator(".state")).to_have_text("exited")
     assert tb.docker_cli("inspect", "--format", "{{.State.Running}}", name).strip() == "false"
-    line.get_by_role("button", name=f"Start {name}").click()
+    # The row is drawn anew with the focus on its button: Enter starts it again.
+    expect(line.get_by_role("button", name=f"Start {name}")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(line.locator(".state")).to_have_text("running")
 
     # Delete asks first; Cancel (or Escape) keeps the container.

@@ -3,7 +3,9 @@
 // stop and delete after a confirmation.
 
 import { call, Codes, session } from "./api.js";
-import { busy, cell, confirmDialog, field, h, messageArea, shortDigest, show, when } from "./dom.js";
+import {
+  busy, cell, CODE_INPUT, confirmDialog, field, h, messageArea, shortDigest, show, when,
+} from "./dom.js";
 
 const STATUS = {
   update_available: "update available",
@@ -41,8 +43,9 @@ export async function containersPage() {
   async function load(query = "") {
     try {
       const { data } = await call("GET", `/api/containers${query}`);
+      const kept = new Set(selected()); // the selection outlives a reload
       scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
-      body.replaceChildren(...data.containers.map((c) => row(c, actions)));
+      body.replaceChildren(...data.containers.map((c) => row(c, actions, kept.has(c.name))));
       if (!data.containers.length) {
         body.append(h("tr", {}, h("td", { colspan: 6 }, "No containers.")));
       }
@@ -66,6 +69,9 @@ export async function containersPage() {
         }
       });
       await load();
+      // The row was drawn anew: the focus goes back to its start/stop button.
+      const again = body.querySelector(`tr[data-name="${CSS.escape(c.name)}"] .start-stop`);
+      if (again) again.focus();
     },
     async remove(c, button) {
       const text = c.running
@@ -96,13 +102,16 @@ export async function containersPage() {
   await load();
 }
 
-function row(c, actions) {
-  const select = h("input", { type: "checkbox", value: c.name, "aria-label": `Select ${c.name}` });
+function row(c, actions, checked) {
+  const select = h("input", {
+    type: "checkbox", value: c.name, checked, "aria-label": `Select ${c.name}`,
+  });
   select.addEventListener("change", actions.onSelect);
-  const button = (label, onclick, danger) =>
-    h("button", { type: "button", class: danger ? "danger" : null, "aria-label": `${label} ${c.name}`, onclick }, label);
-  const startStop = button(c.running ? "Stop" : "Start", () => actions.startStop(c, startStop));
-  const remove = button("Delete", () => actions.remove(c, remove), true);
+  const button = (label, onclick, kind) =>
+    h("button", { type: "button", class: kind, "aria-label": `${label} ${c.name}`, onclick }, label);
+  const startStop = button(c.running ? "Stop" : "Start",
+    () => actions.startStop(c, startStop), "start-stop");
+  const remove = button("Delete", () => actions.remove(c, remove), "danger");
   return h("tr", { "data-name": c.name },
     cell("Name", { class: "name" }, h("label", {}, select, c.name)),
     cell("Image", { class: "wrap" }, c.image),
@@ -121,8 +130,9 @@ function row(c, actions) {
 /** Starts an update run and follows it in a panel: its link, the approval it waits for, results. */
 async function updateRun(names, runs, reload) {
   const message = messageArea();
-  const panel = h("section", { class: "run card stack", "aria-label": `Update of ${names.join(", ")}` },
-    h("h2", {}, `Update of ${names.join(", ")}`), message);
+  const title = `Update of ${names.join(", ")}`;
+  const panel = h("section", { class: "run card stack", "aria-label": title },
+    h("h2", {}, title), message);
   runs.prepend(panel);
   message.say("Starting the update run…", "notice");
   let started;
@@ -133,7 +143,8 @@ async function updateRun(names, runs, reload) {
     return;
   }
   panel.insertBefore(h("p", {}, "Run ", h("code", {}, started.flowRunId), " — ",
-    h("a", { href: started.url, target: "_blank", rel: "noopener noreferrer" }, "open it in the Prefect UI")),
+    h("a", { href: started.url, target: "_blank", rel: "noopener noreferrer" },
+      "open it in the Prefect UI")),
   message);
   await follow(started.flowRunId, panel, message, reload);
 }
@@ -158,21 +169,25 @@ async function follow(runId, panel, message, reload) {
 
 function results(list) {
   return h("ul", { class: "results" }, ...list.map((r) =>
-    h("li", {}, h("strong", {}, r.name), `: ${r.result.replace(/_/g, " ")}`, r.reason ? ` — ${r.reason}` : "")));
+    h("li", {}, h("strong", {}, r.name), `: ${r.result.replace(/_/g, " ")}`,
+      r.reason ? ` — ${r.reason}` : "")));
 }
 
 function approvalForm(runId, panel, message, reload) {
-  const approver = field("Approver", { name: "approver", value: session.user || "default", required: true });
-  const code = field("Approver's TOTP code", {
-    name: "approval-code", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: 6, required: true,
+  const approver = field("Approver", {
+    name: "approver", value: session.user || "default", required: true,
   });
+  const code = field("Approver's TOTP code", { ...CODE_INPUT, name: "approval-code" });
   const approve = h("button", { type: "submit" }, "Approve");
   const reject = h("button", { type: "button", class: "danger" }, "Reject");
-  const form = h("form", { class: "stack" }, approver, code, h("div", { class: "toolbar" }, approve, reject));
+  const form = h("form", { class: "stack" },
+    approver, code, h("div", { class: "toolbar" }, approve, reject));
   const answer = (rejecting) => busy(rejecting ? reject : approve, async () => {
     if (!form.reportValidity()) return;
     try {
-      const body = { approver: approver.input.value.trim(), code: code.input.value.trim(), reject: rejecting };
+      const body = {
+        approver: approver.input.value.trim(), code: code.input.value.trim(), reject: rejecting,
+      };
       const verdict = await call("POST", `/api/updates/${runId}/approve`, { body });
       form.remove();
       message.say(verdict.msg, "ok");

@@ -40,14 +40,26 @@ export function messageArea() {
   return box;
 }
 
+let fields = 0; // numbers the inputs' ids: a page may hold several forms alike
+
 /** A labelled input: [label, input]; the input is returned as `field.input`. */
 export function field(label, attrs) {
-  const id = attrs.id || `f-${label.toLowerCase().replace(/\W+/g, "-")}`;
+  fields += 1;
+  const id = attrs.id || `field-${fields}`;
   const input = h("input", { ...attrs, id });
   const wrap = h("div", { class: "field" }, h("label", { for: id }, label), input);
   wrap.input = input;
   return wrap;
 }
+
+/** The attributes of a 6-digit TOTP code's input. */
+export const CODE_INPUT = {
+  inputmode: "numeric",
+  autocomplete: "one-time-code",
+  pattern: "[0-9]{6}",
+  maxlength: 6,
+  required: true,
+};
 
 /** Runs `work` with `button` disabled and marked busy, whatever it throws. */
 export async function busy(button, work) {

@@ -69,12 +69,15 @@ function names(list, empty) {
   const items = (part) => h("ul", { class: "names" }, ...part.map((name) => h("li", {}, name)));
   if (list.length <= SHOWN_TAGS) return items(list);
   return h("div", {}, items(list.slice(0, SHOWN_TAGS)),
-    h("details", {}, h("summary", {}, `${list.length - SHOWN_TAGS} more`), items(list.slice(SHOWN_TAGS))));
+    h("details", {}, h("summary", {}, `${list.length - SHOWN_TAGS} more`),
+      items(list.slice(SHOWN_TAGS))));
 }
 
 function row(image, remove) {
   const label = image.tags[0] || shortDigest(image.id);
-  const del = h("button", { type: "button", class: "danger", "aria-label": `Delete ${label}` }, "Delete");
+  const del = h("button", {
+    type: "button", class: "danger", "aria-label": `Delete ${label}`,
+  }, "Delete");
   del.addEventListener("click", () => remove(image, del));
   return h("tr", { "data-id": image.id },
     cell("Tags", { class: "wrap" }, names(image.tags, "<none>")),

@@ -59,7 +59,8 @@ function passkeyList(passkeys, message) {
           message.say(error.text);
         }
       });
-      return h("li", {}, h("strong", {}, key.name), ` — for ${key.rpId}, added ${when(key.createdAt)}`, remove);
+      return h("li", {}, h("strong", {}, key.name),
+        ` — for ${key.rpId}, added ${when(key.createdAt)}`, remove);
     })));
 }
 
@@ -70,9 +71,12 @@ function disableSection(held, renewed) {
     h("p", {}, "Removes your TOTP secret (which is also your approver's) and every passkey. ",
       "Confirm with a current code or a passkey."),
   ];
-  if (held.otp) parts.push(codeForm("Current code", "Disable 2FA", (code) => disable({ code }), renewed));
+  if (held.otp) {
+    parts.push(codeForm("Current code", "Disable 2FA", (code) => disable({ code }), renewed));
+  }
   if (held.here.length) {
-    parts.push(passkeyButton("Disable 2FA with a passkey", session.token, (credential) => disable({ credential }), renewed));
+    const send = (credential) => disable({ credential });
+    parts.push(passkeyButton("Disable 2FA with a passkey", session.token, send, renewed));
   } else if (!held.otp) {
     parts.push(h("p", { class: "message notice" }, passkeysElsewhere(held)));
   }

@@ -3,21 +3,12 @@
 // Each calls `done(answer)` with the API's answer once the server accepted it.
 
 import { call } from "./api.js";
-import { busy, field, h, messageArea } from "./dom.js";
+import { busy, CODE_INPUT, field, h, messageArea } from "./dom.js";
 import { createPasskey, getPasskey, passkeyProblem } from "./passkeys.js";
-
-const CODE_ATTRS = {
-  name: "code",
-  inputmode: "numeric",
-  autocomplete: "one-time-code",
-  pattern: "[0-9]{6}",
-  maxlength: 6,
-  required: true,
-};
 
 /** A form asking for a 6-digit code; `send(code)` returns the API's answer or throws. */
 export function codeForm(label, buttonLabel, send, done) {
-  const code = field(label, CODE_ATTRS);
+  const code = field(label, { ...CODE_INPUT, name: "code" });
   const message = messageArea();
   const submit = h("button", { type: "submit" }, buttonLabel);
   const form = h("form", { class: "stack" }, code, submit, message);
@@ -57,7 +48,9 @@ export function totpEnrolment(token, done) {
       h("h2", { id: "totp-title" }, "Authenticator app (TOTP)"),
       h("p", {}, "Scan this code in your authenticator app, or type the secret in it. ",
         "It is shown this once."),
-      h("img", { class: "qr", src: setup.qrCode, alt: "QR code of the TOTP secret", width: 200, height: 200 }),
+      h("img", {
+        class: "qr", src: setup.qrCode, alt: "QR code of the TOTP secret", width: 200, height: 200,
+      }),
       h("p", {}, "Secret: ", h("code", { class: "secret", id: "totp-secret" }, setup.secret)),
       codeForm("Code from the app", "Confirm", send, done),
     );
@@ -69,7 +62,7 @@ export function totpEnrolment(token, done) {
 /** A button that makes a passkey (setup/webauthn/begin, the browser, setup/webauthn/finish). */
 export function passkeyEnrolment(token, done) {
   const message = messageArea();
-  const name = field("Passkey name (optional)", { name: "passkey-name", id: "passkey-name", maxlength: 64 });
+  const name = field("Passkey name (optional)", { name: "passkey-name", maxlength: 64 });
   const add = h("button", { type: "button" }, "Add a passkey");
   add.addEventListener("click", () => busy(add, async () => {
     message.say();
