@@ -29,7 +29,7 @@ from conftest import (
     stop_serve,
     wrong_code,
 )
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 import testbed as tb
 from watchdocker.api.codes import Code
@@ -72,9 +72,9 @@ class Console:
         self.state["step"] = step
         return pyotp.TOTP(self.state["secret"]).at(step * 30)
 
-    def screenshot(self, page: Page, name: str) -> None:
+    def screenshot(self, page: Page, name: str, full_page: bool = True) -> None:
         path = self.shots / f"{name}.png"
-        page.screenshot(path=path, full_page=True)
+        page.screenshot(path=path, full_page=full_page)
         if SCREENS:
             Path(SCREENS).mkdir(parents=True, exist_ok=True)
             shutil.copy(path, Path(SCREENS) / path.name)
@@ -110,11 +110,28 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+PROBLEMS: list[str] = []  # script errors and refusals by the page's policy, in any tab
+
+
+def watched_page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.on("pageerror", lambda error: PROBLEMS.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            PROBLEMS.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return page
+
+
 @pytest.fixture(scope="module")
 def page(browser: Browser, console: Console) -> Iterator[Page]:
     """One tab through the module's tests: its session goes on from one to the next."""
     context = browser.new_context(viewport=WIDE)
-    page = context.new_page()
+    page = watched_page(context)
     page.set_default_timeout(30_000)
     yield page
     context.close()
@@ -278,10 +295,12 @@ def test_settings_show_the_second_factor(page: Page, console: Console):
     console.screenshot(page, "08-settings")
 
 
-def test_a_narrow_window_has_no_sideways_scroll(browser: Browser, page: Page, console: Console):
+def test_a_narrow_dark_window_has_no_sideways_scroll(
+    browser: Browser, page: Page, console: Console
+):
     token = page.evaluate("sessionStorage.getItem('watchdocker.token')")
-    context = browser.new_context(viewport=NARROW)
-    narrow = context.new_page()
+    context = browser.new_context(viewport=NARROW, color_scheme="dark")
+    narrow = watched_page(context)
     narrow.goto(console.localhost + "/")
     narrow.evaluate(
         "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
@@ -293,7 +312,7 @@ def test_a_narrow_window_has_no_sideways_scroll(browser: Browser, page: Page, co
         expect(narrow.get_by_role("heading", name=heading)).to_be_visible()
         narrow.locator("tbody tr").first.wait_for()
         assert narrow.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        console.screenshot(narrow, f"09-narrow-{heading.lower()}")
+        console.screenshot(narrow, f"09-narrow-{heading.lower()}", full_page=False)
     context.close()
 
 
@@ -347,7 +366,7 @@ def keyed(browser: Browser, console: Console) -> Iterator[tuple[Page, Any, str]]
     """A tab with a virtual platform authenticator (user verification done, presence
     automatic): (the tab, its DevTools session, the authenticator's id)."""
     context = browser.new_context(viewport=WIDE)
-    page = context.new_page()
+    page = watched_page(context)
     page.set_default_timeout(30_000)
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
@@ -440,3 +459,9 @@ def test_2fa_is_disabled_with_a_passkey_without_to_json(
     expect(fact(page, "Passkeys")).to_have_text("none")
     expect(page.get_by_role("button", name="Set up an authenticator app")).to_be_visible()
     console.screenshot(page, "15-settings-2fa-disabled")
+
+
+def test_no_script_error_nor_policy_refusal_in_any_page():
+    # Last: what every tab of this module met (an inline style or a script from elsewhere
+    # would be refused by the Content-Security-Policy and logged).
+    assert PROBLEMS == []

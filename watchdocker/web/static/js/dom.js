@@ -21,6 +21,7 @@ export function show(...children) {
   const view = document.getElementById("view");
   view.replaceChildren(...children);
   const heading = view.querySelector("h1");
+  document.title = heading ? `${heading.textContent} — watch-docker` : "watch-docker";
   if (heading) {
     heading.tabIndex = -1;
     heading.focus();
