@@ -76,10 +76,15 @@ def test_registration_options_are_the_level_3_json_form():
 
 def test_authentication_options_allow_only_this_rp_ids_passkeys():
     here = Passkey("aGVyZQ", "key", 3, "localhost", "2026-01-01T00:00:00+00:00", "a")
+    usb = Passkey("dXNi", "key", 3, "localhost", "2026-01-01T00:00:00+00:00", "c", ["usb", "x"])
     there = Passkey("dGhlcmU", "key", 0, "watch.example", "2026-01-01T00:00:00+00:00", "b")
-    options = authentication_options(LOCAL, [here, there], b"x" * 32)
+    options = authentication_options(LOCAL, [here, usb, there], b"x" * 32)
     assert options["rpId"] == "localhost" and options["userVerification"] == "preferred"
-    assert options["allowCredentials"] == [{"id": "aGVyZQ", "type": "public-key"}]
+    # With the transports each authenticator named (those a browser knows), as a hint.
+    assert options["allowCredentials"] == [
+        {"id": "aGVyZQ", "type": "public-key"},
+        {"id": "dXNi", "type": "public-key", "transports": ["usb"]},
+    ]
     assert base64url_to_bytes(options["challenge"]) == b"x" * 32
 
 
@@ -133,7 +138,7 @@ def test_a_passkey_is_bound_to_the_rp_id_it_was_made_on():
     proxied = enrol(authenticator, PROXIED, [local])  # one user, several RP IDs
     # Offered on its own RP ID only...
     assert authentication_options(PROXIED, [local, proxied], b"x" * 32)["allowCredentials"] == [
-        {"id": proxied.id, "type": "public-key"}
+        {"id": proxied.id, "type": "public-key", "transports": ["internal"]}
     ]
     assert assert_with(authenticator, PROXIED, [local, proxied]) == 1
     # ...and the localhost passkey answering on watch.example is refused, whatever RP ID its

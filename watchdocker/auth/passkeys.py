@@ -34,6 +34,7 @@ from webauthn.helpers.parse_registration_credential_json import (
 )
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
@@ -98,11 +99,16 @@ class Challenges:
         return challenge
 
 
+_TRANSPORTS = {t.value: t for t in AuthenticatorTransport}
+
+
 def _descriptors(passkeys: list[Passkey]) -> list[PublicKeyCredentialDescriptor]:
+    # The transports the authenticator named when it was made: a hint for the browser (which
+    # to offer first), values it does not know left out.
     return [
         PublicKeyCredentialDescriptor(
             id=base64url_to_bytes(p.id),
-            transports=None,  # the browser's own list is only a hint: any transport may do
+            transports=[_TRANSPORTS[t] for t in p.transports if t in _TRANSPORTS] or None,
         )
         for p in passkeys
     ]
