@@ -221,6 +221,11 @@ def test_containers_show_scan_statuses_and_an_update_with_its_approval(
     expect(run).to_contain_text("waits for an approver", timeout=UPDATE_TIMEOUT)
     expect(run.get_by_label("Approver", exact=True)).to_have_value(USER)
     console.screenshot(page, "04-update-waits-for-approval")
+    # Reopened, the page finds the waiting run again (GET /api/approvals) and asks for the code.
+    page.reload()
+    run = page.locator(f'section.run[data-run="{run_id}"]')
+    expect(run).to_contain_text(f"{gated}")
+    expect(run).to_contain_text("waits for an approver")
     run.get_by_label("Approver's TOTP code").fill(wrong_code(console.state["secret"]))
     run.get_by_role("button", name="Approve").click()
     # The gate judges the code in the run (resumed, then paused again for another answer).

@@ -100,6 +100,7 @@ export async function containersPage() {
   }));
   updateSelected.addEventListener("click", () => actions.update(selected()));
   await load();
+  await waitingRuns(runs, () => load(), message);
 }
 
 function row(c, actions, checked) {
@@ -127,26 +128,59 @@ function row(c, actions, checked) {
       button("Update", () => actions.update([c.name])), startStop, remove));
 }
 
-/** Starts an update run and follows it in a panel: its link, the approval it waits for, results. */
-async function updateRun(names, runs, reload) {
+/** A panel for one update run, above the list. */
+function runPanel(runs, names) {
   const message = messageArea();
   const title = `Update of ${names.join(", ")}`;
   const panel = h("section", { class: "run card stack", "aria-label": title },
     h("h2", {}, title), message);
   runs.prepend(panel);
-  message.say("Starting the update run…", "notice");
+  return { panel, message };
+}
+
+function showRun({ panel, message }, runId, url) {
+  panel.dataset.run = runId;
+  panel.insertBefore(h("p", {}, "Run ", h("code", {}, runId), " — ",
+    h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open it in the Prefect UI")),
+  message);
+}
+
+function askApproval(runId, { panel, message }, reload) {
+  message.say("This update waits for an approver's TOTP code.", "notice");
+  panel.append(approvalForm(runId, panel, message, reload));
+}
+
+/** Starts an update run and follows it in a panel: its link, the approval it waits for, results. */
+async function updateRun(names, runs, reload) {
+  const shown = runPanel(runs, names);
+  shown.message.say("Starting the update run…", "notice");
   let started;
   try {
     started = (await call("POST", "/api/updates/run?wait=false", { body: { names } })).data;
   } catch (error) {
+    shown.message.say(error.text);
+    return;
+  }
+  showRun(shown, started.flowRunId, started.url);
+  await follow(started.flowRunId, shown.panel, shown.message, reload);
+}
+
+/** A panel for each update run that waits for an approver (`GET /api/approvals`) and has none:
+ * started before this page was opened, from another tab, the CLI or a schedule. */
+async function waitingRuns(runs, reload, message) {
+  let waiting;
+  try {
+    waiting = (await call("GET", "/api/approvals")).data;
+  } catch (error) {
     message.say(error.text);
     return;
   }
-  panel.insertBefore(h("p", {}, "Run ", h("code", {}, started.flowRunId), " — ",
-    h("a", { href: started.url, target: "_blank", rel: "noopener noreferrer" },
-      "open it in the Prefect UI")),
-  message);
-  await follow(started.flowRunId, panel, message, reload);
+  for (const run of waiting) {
+    if (runs.querySelector(`[data-run="${CSS.escape(run.flow_run_id)}"]`)) continue;
+    const shown = runPanel(runs, run.containers);
+    showRun(shown, run.flow_run_id, run.url);
+    askApproval(run.flow_run_id, shown, reload);
+  }
 }
 
 async function follow(runId, panel, message, reload) {
@@ -157,8 +191,7 @@ async function follow(runId, panel, message, reload) {
     panel.append(results(answer.data.results));
   } catch (error) {
     if (error.code === Codes.APPROVAL_NEEDED) {
-      message.say("This update waits for an approver's TOTP code.", "notice");
-      panel.append(approvalForm(runId, panel, message, reload));
+      askApproval(runId, { panel, message }, reload);
       return;
     }
     message.say(error.text);
