@@ -36,6 +36,18 @@ CHROMIUM_FLAGS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Chromium's path, installed first when it is not (testbed/chromium.sh)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        subprocess.run(
+            ["bash", str(REPO_ROOT / "testbed" / "chromium.sh")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return CHROMIUM
+
+
 @pytest.fixture(scope="session", autouse=True)
 def bed() -> Iterator[None]:
     """Brings the bed up when it is not (idempotent), and removes what this run labelled."""

@@ -21,7 +21,6 @@ import httpx
 import pyotp
 import pytest
 from conftest import (
-    CHROMIUM,
     CHROMIUM_FLAGS,
     SERVE_HTTP,
     _free_port,
@@ -101,10 +100,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(chromium: str) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
         )
         yield browser
         browser.close()

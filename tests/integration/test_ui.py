@@ -16,9 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import (
-    CHROMIUM,
     CHROMIUM_FLAGS,
-    REPO_ROOT,
     SERVE_HOMES,
     finished_run,
     run_artifact,
@@ -36,17 +34,6 @@ FLAGS = ["--headless", *CHROMIUM_FLAGS, "--window-size=1400,1000"]
 # API calls, then renders.
 RENDER = "--virtual-time-budget=15000"
 BROWSER_TIMEOUT = 60  # seconds, per chromium call (one takes 2-4 s on the 2-core bed)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    if not os.access(CHROMIUM, os.X_OK):
-        subprocess.run(
-            ["bash", str(REPO_ROOT / "testbed" / "chromium.sh")],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return CHROMIUM
 
 
 def browse(chromium: str, url: str, action: str, profile: Path) -> str:
