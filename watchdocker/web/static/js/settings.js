@@ -66,19 +66,20 @@ function passkeyList(passkeys, message) {
 
 function disableSection(held, renewed) {
   const disable = (body) => call("POST", "/api/v1/2fa/disable", { body });
+  const proofs = [held.otp && "a current code", held.here.length && "a passkey of this host"]
+    .filter(Boolean);
   const parts = [
     h("h2", { id: "disable-title" }, "Disable the second factor"),
     h("p", {}, "Removes your TOTP secret (which is also your approver's) and every passkey. ",
-      "Confirm with a current code or a passkey."),
+      proofs.length ? `Confirm with ${proofs.join(" or ")}.` : ""),
   ];
+  if (!proofs.length) parts.push(h("p", { class: "message notice" }, passkeysElsewhere(held)));
   if (held.otp) {
     parts.push(codeForm("Current code", "Disable 2FA", (code) => disable({ code }), renewed));
   }
   if (held.here.length) {
     const send = (credential) => disable({ credential });
     parts.push(passkeyButton("Disable 2FA with a passkey", session.token, send, renewed));
-  } else if (!held.otp) {
-    parts.push(h("p", { class: "message notice" }, passkeysElsewhere(held)));
   }
   return h("section", { class: "stack", "aria-labelledby": "disable-title" }, ...parts);
 }
