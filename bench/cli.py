@@ -186,7 +186,7 @@ class CliBench(Harness):
             if serve.poll() is not None:
                 raise SystemExit(f"serve exited; see {self.tmp / 'serve.log'}")
             if address.exists():
-                url = address.read_text().strip()
+                url = address.read_text().splitlines()[0]
                 try:
                     if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                         return url

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from watchdocker.auth.passwords import PasswordHashError, hash_kind
-from watchdocker.auth.tokens import check_signing_key
+from watchdocker.auth.signing_key import check_signing_key
 from watchdocker.auth.totp import TotpError, validate_secret
 from watchdocker.durations import parse_duration
 
@@ -379,6 +379,16 @@ class TwoFAConfig(_Section):
     users: dict[str, TwoFAUser] = Field(default_factory=dict)
 
 
+class ShellConfig(_Section):
+    """The API's shell streams (`watchdocker.streams`): a terminal in a container, and one where
+    watch-docker itself runs (the seed's IS_OPEN_DOCKER_SHELL)."""
+
+    containers: bool = Field(
+        True, description="full-token users may open a shell in a container (docker exec)"
+    )
+    host: bool = Field(False, description="full-token users may open a shell on serve's host")
+
+
 class LoggingConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -409,6 +419,7 @@ class Settings(BaseSettings):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     twofa: TwoFAConfig = Field(default_factory=TwoFAConfig)
+    shell: ShellConfig = Field(default_factory=ShellConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     state_dir: Path = Field(default_factory=_default_state_dir, alias="stateDir")
 
@@ -487,6 +498,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_REGISTRY_RETRIES": ("registry", "retries"),
     "WATCH_NOTIFY_URLS": ("notify", "urls"),
     "WATCH_NOTIFY_ON_UPDATE_AVAILABLE": ("notify", "onUpdateAvailable"),
+    "WATCH_SHELL_CONTAINERS": ("shell", "containers"),
+    "IS_OPEN_DOCKER_SHELL": ("shell", "host"),
     "WATCH_LOG_LEVEL": ("logging", "level"),
     "WATCH_STATE_DIR": ("stateDir",),
 }
@@ -681,6 +694,20 @@ def _describe(error: ValidationError) -> str:
         else:
             problems.append(f"{where}: {message} (got {value!r:.60})")
     return "invalid configuration: " + "; ".join(problems)
+
+
+# Where serve listens and who logs in to it: not what a scan or an update does.
+_NOT_RUN_SETTINGS = {"server", "prefect", "auth", "state_dir"}
+
+
+def run_settings_digest(settings: Settings) -> str:
+    """A digest of what a scan or an update run reads from `settings`: equal for the CLI and
+    serve exactly when a run in serve does what the CLI's own settings say. Secrets enter it
+    masked (SecretStr)."""
+    import hashlib
+
+    dumped = settings.model_dump_json(exclude=_NOT_RUN_SETTINGS)
+    return hashlib.sha256(dumped.encode()).hexdigest()
 
 
 def load_settings(config_file: str | Path | None = None) -> Settings:

@@ -66,3 +66,14 @@ def save_scan(
     with exclusive(_folder(state_dir) / ".lock"):
         saved = merged_scan(load_scan(state_dir, engine_id), engine_id, report, when, names)
         write_private(path, saved.model_dump_json())
+
+
+def newly_available(before: SavedScan | None, after: SavedScan) -> list[ContainerStatus]:
+    """The containers `after` finds outdated that `before` did not (or found outdated with
+    another new image): what the status stream tells as `update_available`."""
+    seen = {c.id: (c.status, c.remote_digest) for c in before.containers} if before else {}
+    return [
+        c
+        for c in after.containers
+        if c.status == "update_available" and seen.get(c.id) != (c.status, c.remote_digest)
+    ]

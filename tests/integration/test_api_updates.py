@@ -106,7 +106,8 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
 
 
 def _published(folder: Path) -> str:
-    return (folder / "state" / "api" / "address").read_text().strip().removeprefix("http://")
+    published = (folder / "state" / "api" / "address").read_text().splitlines()[0]
+    return published.removeprefix("http://")
 
 
 def image_of(container: str) -> str:
@@ -367,3 +368,26 @@ def test_scan_without_serve_runs_in_this_process_and_starts_no_server(tmp_path: 
     )
     assert prefect_imported(done) == []
     assert not (state / "prefect").exists()  # no Prefect home: no server was started
+
+
+def test_a_cli_with_other_settings_than_serves_runs_in_its_own_process(serve: Serve):
+    """A run in serve would use serve's settings, not this command's."""
+    container = tb.current_container("api-other-config")
+    other = serve.folder / "other-config.yaml"
+    other.write_text(serve.config.read_text() + "registry:\n  retries: 0\n")
+    asked = len(asked_scans(serve))
+    done = run_cli("scan", "--json", "--config", str(other), state_dir=serve.folder / "state")
+    assert done.returncode == 0, done.stderr
+    assert [
+        c["status"] for c in json.loads(done.stdout)["containers"] if c["name"] == container
+    ] == ["up_to_date"]
+    assert done.stderr.splitlines()[0] == (
+        f"watch-docker: serve at http://{_published(serve.folder)} runs with other settings than "
+        "this command's (a config file or WATCH_* variables differ): scanned in this process, "
+        "not recorded in Prefect"
+    )
+    assert len(asked_scans(serve)) == asked  # no run of serve's scan deployment
+    # The same settings: through serve, as a run of its deployment.
+    done = serve.cli("scan", "--json")
+    assert done.returncode == 0 and "scanned in this process" not in done.stderr, done.stderr
+    assert len(asked_scans(serve)) == asked + 1

@@ -123,7 +123,11 @@ def test_a_one_off_command_adopts_serves_server_with_its_credential(served, serv
         assert code == 0, err
         assert "starting a local Prefect server" not in err, err
         assert json.loads(out)["approvals"] == []
-        code, out, err = finish(one_off(serve_home.parent, port, "scan", "--json"))
+        # With serve's config: a command with other settings runs in its own process.
+        config = str(serve_home.parent.parent / "config.yaml")
+        code, out, err = finish(
+            one_off(serve_home.parent, port, "scan", "--json", "--config", config)
+        )
         assert code == 0, err
         assert "starting a local Prefect server" not in err, err
         [row] = [c for c in json.loads(out)["containers"] if c["name"] == container]

@@ -19,13 +19,14 @@ from watchdocker.api.deps import FullUser
 from watchdocker.api.listen import ListenRefused, listen_address
 from watchdocker.api.responses import ok
 from watchdocker.auth.local_credential import (
+    PublishedApi,
     local_credential,
     publish_api_address,
     published_api_address,
     withdraw_api_address,
 )
 from watchdocker.auth.secret_file import secret_file
-from watchdocker.config import Settings
+from watchdocker.config import Settings, run_settings_digest
 
 CREDENTIAL = "local-credential-for-tests"
 
@@ -150,8 +151,9 @@ def test_a_secret_file_is_made_once_private(tmp_path: Path) -> None:
 
 def test_the_published_address_comes_and_goes(tmp_path: Path) -> None:
     assert published_api_address(tmp_path) is None
-    publish_api_address(tmp_path, "http://127.0.0.1:8080")
-    assert published_api_address(tmp_path) == "http://127.0.0.1:8080"
+    published = PublishedApi("http://127.0.0.1:8080", run_settings_digest(Settings()))
+    publish_api_address(tmp_path, published)
+    assert published_api_address(tmp_path) == published
     assert local_credential(tmp_path) == local_credential(tmp_path)
     withdraw_api_address(tmp_path)
     assert published_api_address(tmp_path) is None
@@ -165,3 +167,14 @@ def test_the_readme_lists_every_code_with_its_status() -> None:
         if f"| `{code.value}` | {status} |" not in readme
     ]
     assert not missing, f"README.md's code table lacks {missing}"
+
+
+def test_the_run_settings_digest_follows_what_runs_read_only() -> None:
+    base = run_settings_digest(Settings())
+    assert run_settings_digest(Settings()) == base
+    # Where serve listens, who logs in, where its state is: not what a run does.
+    assert run_settings_digest(Settings(server={"addr": "127.0.0.1:9999"})) == base
+    assert run_settings_digest(Settings(auth={"username": "ops", "password": "pw"})) == base
+    assert run_settings_digest(Settings(stateDir="/tmp/elsewhere")) == base
+    assert run_settings_digest(Settings(registry={"retries": 0})) != base
+    assert run_settings_digest(Settings(policy={"onlyLabels": ["team=a"]})) != base

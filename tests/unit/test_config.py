@@ -373,6 +373,8 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_SCAN_TIMEOUT": ("90s", "scan.timeout", timedelta(seconds=90)),
     "WATCH_REGISTRY_TIMEOUT": ("5m", "registry.timeout", timedelta(minutes=5)),
     "WATCH_REGISTRY_RETRIES": ("0", "registry.retries", 0),
+    "WATCH_SHELL_CONTAINERS": ("false", "shell.containers", False),
+    "IS_OPEN_DOCKER_SHELL": ("true", "shell.host", True),
     "WATCH_LOG_LEVEL": ("DEBUG", "logging.level", "debug"),
     "WATCH_STATE_DIR": ("/srv/wd", "state_dir", Path("/srv/wd")),
 }

@@ -11,14 +11,13 @@ from pathlib import Path
 import jwt
 import pytest
 
+from watchdocker.auth.signing_key import check_signing_key, signing_key
 from watchdocker.auth.tokens import (
     FULL_LIFETIME,
     TEMP_LIFETIME,
     TokenExpired,
     TokenInvalid,
     TokenSigner,
-    check_signing_key,
-    signing_key,
 )
 
 KEY = "k" * 40

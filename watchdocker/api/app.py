@@ -19,6 +19,7 @@ from watchdocker.api.routes import (
     twofa,
     updates,
 )
+from watchdocker.streams.routes import install_streams
 from watchdocker.web.console import mount_console
 
 
@@ -41,5 +42,6 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(updates.router)
     app.include_router(approvals.router)
+    install_streams(app)
     mount_console(app)  # `/` and `/static/` only
     return app

@@ -19,7 +19,8 @@ from watchdocker.auth.lockout import clock_time
 from watchdocker.auth.passkey_store import PasskeyStore
 from watchdocker.auth.passkeys import Challenges
 from watchdocker.auth.passwords import UserCredentials
-from watchdocker.auth.tokens import TEMP_LIFETIME, TokenSigner, signing_key
+from watchdocker.auth.signing_key import signing_key
+from watchdocker.auth.tokens import TEMP_LIFETIME, TokenSigner
 from watchdocker.config import Settings
 from watchdocker.logs import log_event
 

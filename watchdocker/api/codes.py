@@ -18,6 +18,8 @@ class Code(IntEnum):
     WRONG_CODE = 40104  # a wrong, expired or reused TOTP code
     FULL_TOKEN_REQUIRED = 40301  # a temp token on a route that needs the second factor done
     HOST_NOT_ALLOWED = 40302  # a 2FA request to a host not in TWOFA_ALLOWED_DOMAINS
+    ORIGIN_NOT_ALLOWED = 40320  # a WebSocket from a page of another origin
+    SHELL_DISABLED = 40321  # a shell stream the configuration turns off
     NOT_FOUND = 40400  # no such route
     CONTAINER_NOT_FOUND = 40401
     IMAGE_NOT_FOUND = 40402
@@ -54,6 +56,8 @@ HTTP_STATUS: dict[Code, int] = {
     Code.WRONG_CODE: 401,
     Code.FULL_TOKEN_REQUIRED: 403,
     Code.HOST_NOT_ALLOWED: 403,
+    Code.ORIGIN_NOT_ALLOWED: 403,
+    Code.SHELL_DISABLED: 403,
     Code.NOT_FOUND: 404,
     Code.CONTAINER_NOT_FOUND: 404,
     Code.IMAGE_NOT_FOUND: 404,

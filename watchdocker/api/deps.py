@@ -31,16 +31,20 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def any_user(
-    request: Request, context: Annotated[ApiContext, Depends(api_context)], auth: Auth
-) -> User:
-    token = bearer_token(request)
+def authenticate(token: str | None, context: ApiContext, auth: Authenticator) -> User:
+    """Who `token` is (a login's JWT or the CLI's local credential), for a request and a
+    WebSocket alike; ApiError when it is missing, wrong or expired."""
     if token is None:
         raise ApiError(Code.NOT_AUTHENTICATED, "log in first: no bearer token in Authorization")
     if hmac.compare_digest(token.encode(), context.local_credential.encode()):
-        user = User(LOCAL_USER, full=True)
-    else:
-        user = _token_user(auth, token, context.settings.auth.secondary_verification)
+        return User(LOCAL_USER, full=True)
+    return _token_user(auth, token, context.settings.auth.secondary_verification)
+
+
+def any_user(
+    request: Request, context: Annotated[ApiContext, Depends(api_context)], auth: Auth
+) -> User:
+    user = authenticate(bearer_token(request), context, auth)
     request.state.user = user.name  # for the request log
     return user
 
@@ -61,12 +65,16 @@ def _token_user(auth: Authenticator, token: str, two_fa_required: bool) -> User:
     return User(claims.username, full, claims.token_id, claims.expires_at)
 
 
-def full_user(user: Annotated[User, Depends(any_user)]) -> User:
+def require_full(user: User) -> User:
     if not user.full:
         raise ApiError(
             Code.FULL_TOKEN_REQUIRED, "finish the second factor first: this is a temp token"
         )
     return user
+
+
+def full_user(user: Annotated[User, Depends(any_user)]) -> User:
+    return require_full(user)
 
 
 FullUser = Annotated[User, Depends(full_user)]

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import socket
 import threading
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from watchdocker.api.listen import ListenAddress
-from watchdocker.auth.local_credential import publish_api_address, withdraw_api_address
+from watchdocker.auth.local_credential import (
+    PublishedApi,
+    publish_api_address,
+    withdraw_api_address,
+)
+from watchdocker.config import Settings, run_settings_digest
 from watchdocker.deployments.quiet_uvicorn import QuietServer
+
+PING_SECONDS = 20.0
 
 
 class ApiUnavailable(Exception):
@@ -43,12 +49,22 @@ class ApiServer:
     withdraws it."""
 
     def __init__(
-        self, app: FastAPI, address: ListenAddress, sock: socket.socket, state_dir: Path
+        self, app: FastAPI, address: ListenAddress, sock: socket.socket, settings: Settings
     ) -> None:
         self.address = address
         self._socket = sock
-        self._state_dir = state_dir
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        self._state_dir = settings.state_dir
+        self._published = PublishedApi(address.url, run_settings_digest(settings))
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            # The streams' keepalive: a client that answers no ping within 20 s is gone
+            # (a half-open socket), and its stream session ends.
+            ws_ping_interval=PING_SECONDS,
+            ws_ping_timeout=PING_SECONDS,
+        )
         self._server = QuietServer(config)
         self._thread = threading.Thread(target=self._run, name="watchdocker-api", daemon=True)
 
@@ -58,7 +74,7 @@ class ApiServer:
 
     def start(self) -> None:
         self._thread.start()
-        publish_api_address(self._state_dir, self.address.url)
+        publish_api_address(self._state_dir, self._published)
 
     def stop(self) -> None:
         withdraw_api_address(self._state_dir)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchdocker.auth.secret_file import secret_file, write_private
@@ -22,8 +23,14 @@ def local_credential(state_dir: Path) -> str:
     return secret_file(_folder(state_dir) / "local-credential", lambda: secrets.token_urlsafe(32))
 
 
-def publish_api_address(state_dir: Path, url: str) -> None:
-    write_private(_folder(state_dir) / "address", url + "\n")
+@dataclass(frozen=True)
+class PublishedApi:
+    url: str
+    settings_digest: str  # config.run_settings_digest of serve's settings
+
+
+def publish_api_address(state_dir: Path, api: PublishedApi) -> None:
+    write_private(_folder(state_dir) / "address", f"{api.url}\n{api.settings_digest}\n")
 
 
 def withdraw_api_address(state_dir: Path) -> None:
@@ -31,10 +38,11 @@ def withdraw_api_address(state_dir: Path) -> None:
         (_folder(state_dir) / "address").unlink()
 
 
-def published_api_address(state_dir: Path) -> str | None:
-    """The URL of the API serve published, None when no serve of this state directory runs
-    (or one stopped without withdrawing it: the caller checks that it answers)."""
+def published_api_address(state_dir: Path) -> PublishedApi | None:
+    """The API serve published, None when no serve of this state directory runs (or one
+    stopped without withdrawing it: the caller checks that it answers)."""
     try:
-        return (_folder(state_dir) / "address").read_text().strip() or None
+        url, _, digest = (_folder(state_dir) / "address").read_text().strip().partition("\n")
     except OSError:
         return None
+    return PublishedApi(url.strip(), digest.strip()) if url.strip() else None

@@ -5,22 +5,16 @@ module holds a token or the key."""
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import jwt
-
-from watchdocker.auth.secret_file import secret_file
 
 ALGORITHM = "HS256"
 FULL_LIFETIME = timedelta(hours=24)
 TEMP_LIFETIME = timedelta(minutes=15)
-# RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 256 bits.
-MIN_KEY_BYTES = 32
 _REQUIRED = ["exp", "iat", "jti", "username", "twoFAVerified", "isTempToken"]
 
 
@@ -43,20 +37,6 @@ class Claims:
     is_temp: bool
     expires_at: float
     token_id: str  # the `jti`: a temp token's wrong codes are counted by it
-
-
-def check_signing_key(key: str) -> None:
-    """Raises ValueError when `key` is too short to sign with."""
-    if len(key.encode()) < MIN_KEY_BYTES:
-        raise ValueError(f"is too short: at least {MIN_KEY_BYTES} characters (or leave it unset)")
-
-
-def signing_key(configured: str | None, state_dir: Path) -> str:
-    """`auth.jwtSecret` when set, else a key made once under `<state_dir>/api/jwt.key` (0600),
-    so tokens outlive a restart of serve."""
-    if configured is not None:
-        return configured
-    return secret_file(state_dir / "api" / "jwt.key", lambda: secrets.token_urlsafe(48))
 
 
 class TokenSigner:

@@ -118,10 +118,8 @@ def scan(
     """Tell, for every container, whether its registry has a newer image. Through serve's API
     when serve runs; else in this process (not recorded in Prefect) unless PREFECT_API_URL names
     a server to run the flow against."""
-    from watchdocker.cli.serve_client import running_serve
-
     settings = settings_or_exit(config)
-    serve_api = running_serve(settings)
+    serve_api, other_settings = _serve_of(settings)
     if serve_api is not None:
         stopped_too = (
             settings.docker.include_stopped if include_stopped is None else include_stopped
@@ -139,11 +137,23 @@ def scan(
             config_file=str(config) if config else None,
         )
     else:
-        report = _scan_here(settings, include_stopped, verbose)
+        report = _scan_here(settings, include_stopped, verbose, other_settings)
     if json_output:
         print(json.dumps({"containers": [c.model_dump() for c in report.containers]}, indent=2))
     else:
         _print_scan_table(report)
+
+
+def _serve_of(settings: Settings) -> tuple[ServeApi | None, str | None]:
+    """serve's API when a run there does what this command's settings say; else None, and
+    when serve runs with other settings, the note saying so."""
+    from watchdocker.cli.serve_client import OtherSettings, running_serve
+
+    try:
+        serve_api = running_serve(settings)
+    except OtherSettings as exc:
+        return None, str(exc)
+    return serve_api, None
 
 
 def _scan_through(serve_api: ServeApi, include_stopped: bool) -> ScanReport:
@@ -161,7 +171,9 @@ def _scan_through(serve_api: ServeApi, include_stopped: bool) -> ScanReport:
     return ScanReport(containers=[ContainerStatus.model_validate(c) for c in scanned])
 
 
-def _scan_here(settings: Settings, include_stopped: bool | None, verbose: bool) -> ScanReport:
+def _scan_here(
+    settings: Settings, include_stopped: bool | None, verbose: bool, other_settings: str | None
+) -> ScanReport:
     """The scan in this process, without Prefect: read-only, so no server is started for it."""
     from watchdocker.engine.client import EngineUnavailable
     from watchdocker.local_scan import scan_here
@@ -173,7 +185,8 @@ def _scan_here(settings: Settings, include_stopped: bool | None, verbose: bool) 
     except EngineUnavailable as exc:
         raise fail(str(exc)) from None
     print(
-        "watch-docker: no serve runs: scanned in this process, not recorded in Prefect",
+        f"watch-docker: {other_settings or 'no serve runs'}: scanned in this process, "
+        "not recorded in Prefect",
         file=sys.stderr,
     )
     return report
@@ -198,13 +211,14 @@ def update(
     """Pull, recreate, health-check, and roll back on failure (through serve's API when serve
     runs). Exit 1 when any update failed or was rolled back, or a named container does not
     exist (then nothing is scanned)."""
-    from watchdocker.cli.serve_client import running_serve
     from watchdocker.update.plan import UpdateReport
 
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
     settings = settings_or_exit(config)
-    serve_api = running_serve(settings)
+    serve_api, other_settings = _serve_of(settings)
+    if other_settings:
+        print(f"watch-docker: {other_settings}: updating in this process", file=sys.stderr)
     if serve_api is not None:
         body = {
             "names": names or [],
@@ -404,7 +418,7 @@ def serve(config: ConfigOption = None) -> None:
 
             credential = local_credential(settings.state_dir)
             context = ApiContext(settings, config_file, api_url, engine, credential)
-            api = ApiServer(create_app(context), address, api_socket, settings.state_dir)
+            api = ApiServer(create_app(context), address, api_socket, settings)
             ui = api_url.removesuffix("/api")
             print(f"watch-docker: Prefect UI at {ui}{ui_login_hint(settings, api_url)}", flush=True)
             print(f"watch-docker: API at {address.url} (docs: {address.url}/docs)", flush=True)

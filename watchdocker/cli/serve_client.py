@@ -5,13 +5,14 @@ no Prefect (which alone took seconds to import)."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from watchdocker.auth.local_credential import local_credential, published_api_address
-from watchdocker.config import Settings
+from watchdocker.config import Settings, run_settings_digest
 
 # Only whether serve answers: a serve that stopped without withdrawing its address does not.
 PROBE_SECONDS = 2.0
@@ -51,19 +52,34 @@ class ServeApi:
         return sent.get("data")
 
 
+class OtherSettings(Exception):
+    """serve runs with other scan or update settings than this command's: a run there would
+    not do what this command's config and variables say."""
+
+
 def running_serve(settings: Settings) -> ServeApi | None:
-    """The API of the serve of this state directory, when one runs and answers."""
-    url = published_api_address(settings.state_dir)
-    if not url:
+    """The API of the serve of this state directory, when one runs and answers. Raises
+    OtherSettings when it runs with other settings than `settings`."""
+    published = published_api_address(settings.state_dir)
+    if published is None:
         return None
     client = httpx.Client(
-        base_url=url,
+        base_url=published.url,
         headers={"Authorization": f"Bearer {local_credential(settings.state_dir)}"},
         timeout=PROBE_SECONDS,
+        # serve's API speaks plain HTTP: a TLS context that loads no CA bundle (which takes
+        # longer than the rest of the client) and so would trust no certificate.
+        verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
     )
     try:
         if client.get("/healthz").status_code == 200:
-            return ServeApi(url, client)
+            if published.settings_digest != run_settings_digest(settings):
+                client.close()
+                raise OtherSettings(
+                    f"serve at {published.url} runs with other settings than this command's "
+                    "(a config file or WATCH_* variables differ)"
+                )
+            return ServeApi(published.url, client)
     except httpx.HTTPError:
         pass
     client.close()

@@ -8,18 +8,29 @@ persist their results). A scan, which a person waits for, runs in serve's own pr
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import certifi
 from prefect import Flow
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import State, StateType
+from prefect.context import SettingsContext, SyncClientContext, get_settings_context
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_engine import run_flow
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.settings import (
+    PREFECT_API_SSL_CERT_FILE,
+    PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    Settings,
+)
 from prefect.states import Pending
 
 from watchdocker.flows.approval import is_waiting_for_approval
@@ -39,6 +50,64 @@ class RunEnd:
     problem: str | None = None
 
 
+@functools.cache
+def _api_tls() -> ssl.SSLContext:
+    """The TLS context of the Prefect API, by Prefect's own rules. Its client builds one for
+    every client it makes, reading the CA bundle (a quarter of a scan's time through the API);
+    serve's API makes it once."""
+    if PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value():
+        unverified = ssl.create_default_context()
+        unverified.check_hostname = False
+        unverified.verify_mode = ssl.CERT_NONE
+        return unverified
+    return ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
+
+
+class _SharedClientContext(SyncClientContext):
+    """Prefect's client context, whose client has the shared TLS context. It passes for one
+    made with default settings (`_httpx_settings` None), so that every `get_client` inside
+    it, Prefect's own included, takes its client instead of making one."""
+
+    def __init__(self) -> None:
+        client = get_client(sync_client=True, httpx_settings={"verify": _api_tls()})
+        super(SyncClientContext, self).__init__(client=client)
+
+
+@contextmanager
+def prefect_client() -> Iterator[SyncPrefectClient]:
+    """A Prefect client that the flow and task runs started inside the block use too."""
+    with _SharedClientContext() as context:
+        yield context.client
+
+
+class _QuietSettings:
+    """Prefect's settings without the flow-run heartbeat, built once per base settings:
+    `temporary_settings` rebuilds them from the environment at every call (a sixth of a scan
+    through the API)."""
+
+    def __init__(self) -> None:
+        self._built: tuple[Settings, Settings] | None = None  # (base, without heartbeat)
+
+    def of(self, base: Settings) -> Settings:
+        built = self._built
+        if built is None or built[0] is not base:
+            quiet = base.copy_with_update(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+            built = self._built = (base, quiet)
+        return built[1]
+
+
+_QUIET = _QuietSettings()
+
+
+@contextmanager
+def _without_heartbeat() -> Iterator[None]:
+    """As the CLI's runs: no heartbeat thread, which would hold the run's end to the next
+    second."""
+    context = get_settings_context()
+    with SettingsContext(profile=context.profile, settings=_QUIET.of(context.settings)):
+        yield
+
+
 def start_run(deployment: str, parameters: dict[str, Any]) -> UUID:
     """A run of `deployment` (`flow/deployment`), queued for serve's Runner; its id."""
     run = run_deployment(deployment, parameters=parameters, timeout=0)
@@ -51,14 +120,13 @@ def run_here(deployment: str, flow: Flow[..., Any], parameters: dict[str, Any]) 
     """A run of `deployment` executed in this process (`flow` is its flow). Created Pending,
     which the Runner never takes (it takes Scheduled runs), with the deployment's parameters
     merged in by the server as for any run of it."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         found = client.read_deployment_by_name(deployment)
         run = client.create_flow_run_from_deployment(
             found.id, parameters=parameters, state=Pending()
         )
-    # As the CLI's runs: no heartbeat thread, which would hold the run's end to the next second.
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        state = run_flow(flow, flow_run=run, parameters=run.parameters, return_type="state")
+        with _without_heartbeat():
+            state = run_flow(flow, flow_run=run, parameters=run.parameters, return_type="state")
     if not isinstance(state, State) or not state.is_completed():
         reason = state.message if isinstance(state, State) else None
         return RunEnd(run_id=run.id, problem=f"the run failed: {reason or 'no result'}")
@@ -70,7 +138,7 @@ def run_here(deployment: str, flow: Flow[..., Any], parameters: dict[str, Any]) 
 
 def is_run_of(run_id: UUID, deployment: str) -> bool:
     """Whether `run_id` is a run of `deployment` (`flow/deployment`)."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         try:
             run = client.read_flow_run(run_id)
             found = client.read_deployment_by_name(deployment)
@@ -82,7 +150,7 @@ def is_run_of(run_id: UUID, deployment: str) -> bool:
 def follow_run(run_id: UUID) -> RunEnd:
     """Waits until the run ends or waits for an approver (a paused run holds no process and may
     wait an hour: it is answered at once)."""
-    with get_client(sync_client=True) as client:
+    with prefect_client() as client:
         while True:
             run = client.read_flow_run(run_id)
             state = run.state

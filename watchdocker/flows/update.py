@@ -26,6 +26,7 @@ from watchdocker.notify import update_outcomes, update_run_messages
 from watchdocker.registry.credentials import CredentialStore
 from watchdocker.report_rows import UPDATE_COLUMNS, headline, table, update_rows
 from watchdocker.run_metrics import record_update
+from watchdocker.run_outcomes import record_outcomes
 from watchdocker.tasks.update import (
     UPDATE_SLOTS,
     pull_image,
@@ -202,11 +203,19 @@ def update(
         docker_host_block,
     )
     _publish(report)
+    _record(settings, report, started)
+    get_run_logger().info("update: %s", report.summary)
+    return report
+
+
+def _record(settings: Settings, report: UpdateReport, started: float) -> None:
+    """The run's counts for /metrics and its outcomes for the API's status stream."""
     record_update(
         settings.state_dir, [r.result for r in report.results], time.monotonic() - started
     )
-    get_run_logger().info("update: %s", report.summary)
-    return report
+    record_outcomes(
+        settings.state_dir, [(r.name, r.result, r.reason) for r in report.results], time.time()
+    )
 
 
 @flow(name="auto-update", task_runner=thread_pool(max_workers=8), persist_result=True)
@@ -227,7 +236,5 @@ def auto_update(
         return UpdateReport(results=[])
     report = run_update(settings, None, False, config_file, False, docker_host_block)
     _publish(report)
-    record_update(
-        settings.state_dir, [r.result for r in report.results], time.monotonic() - started
-    )
+    _record(settings, report, started)
     return report

@@ -4,8 +4,10 @@ registries use (Bearer token from the `WWW-Authenticate` challenge, Basic, anony
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import random
+import ssl
 import threading
 import time
 from collections import Counter
@@ -546,11 +548,17 @@ class RegistryClient:
         )
 
 
+@functools.cache
+def _tls(verify: bool) -> ssl.SSLContext:
+    # Building one reads the CA bundle (tens of ms): once per process, not once per scan.
+    return httpx.create_ssl_context(verify=verify)
+
+
 def _http_client(
     transport: httpx.BaseTransport | None, timeout: float, limits: httpx.Limits, *, verify: bool
 ) -> httpx.Client:
     # Tests pass a MockTransport; real requests go through one that keeps to deadlines.
-    transport = transport or BoundedTransport(verify=verify, limits=limits)
+    transport = transport or BoundedTransport(verify=_tls(verify), limits=limits)
     return httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
 
 
