@@ -22,6 +22,31 @@ from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# Debian's Chromium (testbed/chromium.sh), as root, with no background traffic to the internet
+# (there is none to reach); for the browser tests (test_ui, test_console).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Chromium's path, installed first when it is not (testbed/chromium.sh)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        subprocess.run(
+            ["bash", str(REPO_ROOT / "testbed" / "chromium.sh")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return CHROMIUM
+
 
 @pytest.fixture(scope="session", autouse=True)
 def bed() -> Iterator[None]:

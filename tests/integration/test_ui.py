@@ -15,7 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO_ROOT, SERVE_HOMES, finished_run, run_artifact, run_deployment
+from conftest import (
+    CHROMIUM_FLAGS,
+    SERVE_HOMES,
+    finished_run,
+    run_artifact,
+    run_deployment,
+)
 from websockets.sync.client import ClientConnection, connect
 
 import testbed as tb
@@ -23,34 +29,11 @@ from watchdocker.deployments.prefect_env import CREDENTIAL_FILE
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-# Headless as root; no background traffic to the internet (there is none to reach).
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-]
+FLAGS = ["--headless", *CHROMIUM_FLAGS, "--window-size=1400,1000"]
 # For --dump-dom and --screenshot: the page is a single-page app, virtual time waits for its
 # API calls, then renders.
 RENDER = "--virtual-time-budget=15000"
 BROWSER_TIMEOUT = 60  # seconds, per chromium call (one takes 2-4 s on the 2-core bed)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    if not os.access(CHROMIUM, os.X_OK):
-        subprocess.run(
-            ["bash", str(REPO_ROOT / "testbed" / "chromium.sh")],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return CHROMIUM
 
 
 def browse(chromium: str, url: str, action: str, profile: Path) -> str:

@@ -21,6 +21,7 @@ from watchdocker.api.routes import (
     updates,
 )
 from watchdocker.streams.routes import install_streams
+from watchdocker.web.console import mount_console
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -44,4 +45,5 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(approvals.router)
     install_streams(app)
     app.include_router(compose.router)
+    mount_console(app)  # `/` and `/static/` only
     return app

@@ -1,0 +1,43 @@
+// The console's router: one page per location hash; without a session, the login page.
+
+import { session, whenSessionLost } from "./api.js";
+import { containersPage } from "./containers.js";
+import { imagesPage } from "./images.js";
+import { loginPage } from "./login.js";
+import { settingsPage } from "./settings.js";
+
+const PAGES = {
+  "#/containers": containersPage,
+  "#/images": imagesPage,
+  "#/settings": settingsPage,
+};
+
+const nav = document.getElementById("nav");
+
+function route(notice) {
+  const loggedIn = Boolean(session.token);
+  nav.hidden = !loggedIn;
+  if (!loggedIn) {
+    if (location.hash !== "#/login") history.replaceState(null, "", "#/login");
+    loginPage(notice);
+    return;
+  }
+  const page = PAGES[location.hash];
+  if (!page) {
+    location.hash = "#/containers"; // routed again by hashchange
+    return;
+  }
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.getAttribute("href") === location.hash) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  page();
+}
+
+whenSessionLost((message) => route(message));
+window.addEventListener("hashchange", () => route());
+document.getElementById("logout").addEventListener("click", () => {
+  session.end();
+  route("You are logged out.");
+});
+route();
