@@ -19,6 +19,7 @@ import yaml
 import testbed as tb
 from watchdocker.config import PrefectConfig, Settings
 from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
+from watchdocker.update.plan import UpdateResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -300,3 +301,23 @@ def wrong_code(secret: str) -> str:
     totp, now = pyotp.TOTP(secret), time.time()
     near = {totp.at(now, counter_offset=offset) for offset in range(-3, 4)}
     return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in near)
+
+
+def answer(response: httpx.Response, status: int, code: int) -> dict:
+    """The BaseRes body, once its HTTP status and code are the expected ones."""
+    body = response.json()
+    assert (response.status_code, body["code"]) == (status, code), body
+    assert set(body) == {"code", "msg", "data"} and body["msg"]
+    assert "Traceback" not in body["msg"]
+    return body
+
+
+@pytest.fixture
+def update(prefect_server: str) -> Callable[..., dict[str, UpdateResult]]:
+    from watchdocker.flows.update import update as update_flow
+
+    def run(names: list[str], config: Path) -> dict[str, UpdateResult]:
+        report = update_flow(containers=names, config_file=str(config))
+        return {r.name: r for r in report.results}
+
+    return run
