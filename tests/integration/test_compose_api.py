@@ -49,10 +49,9 @@ class Served:
         return httpx.request(method, self.base + path, headers=headers, **kwargs)  # type: ignore[arg-type]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """The CLI with serve's state directory: a thin client of serve's API."""
-        return run_cli(
-            *args, env={"WATCH_STATE_DIR": str(self.state), "APP_PATH": str(self.stacks)}
-        )
+        """The CLI with serve's settings: a thin client of serve's API."""
+        config = self.state.parent / "config.yaml"
+        return run_cli(*args, env={"WATCH_STATE_DIR": str(self.state), "WATCH_CONFIG": str(config)})
 
     def create(self, name: str, content: str | None) -> httpx.Response:
         body = {"name": name} if content is None else {"name": name, "content": content}

@@ -357,7 +357,10 @@ def threads_of(pid: int) -> int:
 def children_of(pid: int) -> set[int]:
     found: set[int] = set()
     for task in os.listdir(f"/proc/{pid}/task"):
-        text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+        try:
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+        except FileNotFoundError:
+            continue  # a thread that ended since the listing
         found |= {int(p) for p in text.split()}
     return found
 

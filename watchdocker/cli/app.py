@@ -119,8 +119,10 @@ def scan(
     """Tell, for every container, whether its registry has a newer image. Through serve's API
     when serve runs; else in this process (not recorded in Prefect) unless PREFECT_API_URL names
     a server to run the flow against."""
+    from watchdocker.cli.serve_client import serve_of
+
     settings = settings_or_exit(config)
-    serve_api, other_settings = _serve_of(settings)
+    serve_api, other_settings = serve_of(settings)
     if serve_api is not None:
         stopped_too = (
             settings.docker.include_stopped if include_stopped is None else include_stopped
@@ -143,18 +145,6 @@ def scan(
         print(json.dumps({"containers": [c.model_dump() for c in report.containers]}, indent=2))
     else:
         _print_scan_table(report)
-
-
-def _serve_of(settings: Settings) -> tuple[ServeApi | None, str | None]:
-    """serve's API when a run there does what this command's settings say; else None, and
-    when serve runs with other settings, the note saying so."""
-    from watchdocker.cli.serve_client import OtherSettings, running_serve
-
-    try:
-        serve_api = running_serve(settings)
-    except OtherSettings as exc:
-        return None, str(exc)
-    return serve_api, None
 
 
 def _scan_through(serve_api: ServeApi, include_stopped: bool) -> ScanReport:
@@ -212,12 +202,13 @@ def update(
     """Pull, recreate, health-check, and roll back on failure (through serve's API when serve
     runs). Exit 1 when any update failed or was rolled back, or a named container does not
     exist (then nothing is scanned)."""
+    from watchdocker.cli.serve_client import serve_of
     from watchdocker.update.plan import UpdateReport
 
     if bool(names) == all_outdated:
         raise fail("name the containers to update, or give --all (not both)", 2)
     settings = settings_or_exit(config)
-    serve_api, other_settings = _serve_of(settings)
+    serve_api, other_settings = serve_of(settings)
     if other_settings:
         print(f"watch-docker: {other_settings}: updating in this process", file=sys.stderr)
     if serve_api is not None:

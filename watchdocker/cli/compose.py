@@ -80,9 +80,11 @@ def _checked(name: str) -> str:
 def _through_serve(settings: Settings, method: str, path: str, body: dict) -> Any | None:
     """The `data` of serve's answer when serve runs (exit 1 with its message on an error);
     None when no serve runs."""
-    from watchdocker.cli.serve_client import ServeError, running_serve
+    from watchdocker.cli.serve_client import ServeError, serve_of
 
-    serve_api = running_serve(settings)
+    serve_api, other_settings = serve_of(settings)
+    if other_settings:
+        print(f"watch-docker: {other_settings}: running here", file=sys.stderr)
     if serve_api is None:
         return None
     try:

@@ -84,3 +84,12 @@ def running_serve(settings: Settings) -> ServeApi | None:
         pass
     client.close()
     return None
+
+
+def serve_of(settings: Settings) -> tuple[ServeApi | None, str | None]:
+    """serve's API when a run there does what this command's settings say; else None, and
+    when serve runs with other settings, the note saying so."""
+    try:
+        return running_serve(settings), None
+    except OtherSettings as exc:
+        return None, str(exc)
