@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from playwright.sync_api import Browser, sync_playwright
 
 import testbed as tb
 from watchdocker.config import PrefectConfig, Settings
@@ -46,6 +47,17 @@ def chromium() -> str:
             stdout=subprocess.DEVNULL,
         )
     return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    """Headless Chromium for a module's browser tests (console_bed.py)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,11 +5,13 @@ import { containersPage } from "./containers.js";
 import { imagesPage } from "./images.js";
 import { loginPage } from "./login.js";
 import { settingsPage } from "./settings.js";
+import { stacksPage } from "./stacks.js";
 
 const PAGES = {
   "#/containers": containersPage,
   "#/images": imagesPage,
   "#/settings": settingsPage,
+  "#/stacks": stacksPage,
 };
 
 const nav = document.getElementById("nav");
