@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, sync_playwright
 
 import testbed as tb
 from watchdocker.config import PrefectConfig, Settings
 from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
+from watchdocker.update.plan import UpdateResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,17 +47,6 @@ def chromium() -> str:
             stdout=subprocess.DEVNULL,
         )
     return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    """Headless Chromium for a module's browser tests (console_bed.py)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -312,3 +301,23 @@ def wrong_code(secret: str) -> str:
     totp, now = pyotp.TOTP(secret), time.time()
     near = {totp.at(now, counter_offset=offset) for offset in range(-3, 4)}
     return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in near)
+
+
+def answer(response: httpx.Response, status: int, code: int) -> dict:
+    """The BaseRes body, once its HTTP status and code are the expected ones."""
+    body = response.json()
+    assert (response.status_code, body["code"]) == (status, code), body
+    assert set(body) == {"code", "msg", "data"} and body["msg"]
+    assert "Traceback" not in body["msg"]
+    return body
+
+
+@pytest.fixture
+def update(prefect_server: str) -> Callable[..., dict[str, UpdateResult]]:
+    from watchdocker.flows.update import update as update_flow
+
+    def run(names: list[str], config: Path) -> dict[str, UpdateResult]:
+        report = update_flow(containers=names, config_file=str(config))
+        return {r.name: r for r in report.results}
+
+    return run

@@ -14,14 +14,21 @@ from typing import Any
 import pytest
 from compose_bed import compose_text, down, logs_processes, project_name
 from conftest import wait_for
-from console_bed import NARROW, WIDE, Console, served_console, start_session, watched_page
+from console_kit import (
+    NARROW,
+    WIDE,
+    Console,
+    chromium_browser,
+    serve_console,
+    start_session,
+    watched_page,
+)
 from playwright.sync_api import Browser, Page, expect
 
 import testbed as tb
 
 pytestmark = pytest.mark.integration
 
-USER = "admin"
 PASSWORD = f"pw-{tb.RUN_ID}-stacks"
 RUN_TIMEOUT = 180_000  # ms: a compose flow run (up may create networks and containers)
 KEPT_LINES = 2000  # what the page keeps of a followed log (stacks.js)
@@ -36,19 +43,26 @@ BURSTS = [
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    folder = tmp_path_factory.mktemp("console-stacks")
-    config = (
-        f"scan:\n  interval: 2h\npolicy:\n  onlyLabels: ['{tb.label_filter()}']\n"
-        f"compose:\n  dir: {folder / 'stacks'}\n"
-    )
-    with served_console(folder, config, {"USER_NAME": USER, "USER_PASSWORD": PASSWORD}) as c:
-        yield c
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """compose.dir: where the page's projects get their folders."""
+    return tmp_path_factory.mktemp("console-stacks-dir") / "stacks"
 
 
 @pytest.fixture(scope="module")
-def stacks(console: Console) -> Path:
-    return console.folder / "stacks"
+def console(tmp_path_factory: pytest.TempPathFactory, stacks: Path) -> Iterator[Console]:
+    config = (
+        f"scan:\n  interval: 2h\npolicy:\n  onlyLabels: ['{tb.label_filter()}']\n"
+        f"compose:\n  dir: {stacks}\n"
+    )
+    env = {"USER_PASSWORD": PASSWORD}
+    with serve_console(tmp_path_factory, "console-stacks", config, env) as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    with chromium_browser(chromium) as browser:
+        yield browser
 
 
 PROBLEMS: list[str] = []  # script errors and refusals by the page's policy, in any tab
@@ -59,7 +73,7 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
     context = browser.new_context(viewport=WIDE)
     page = watched_page(context, PROBLEMS)
     page.set_default_timeout(30_000)
-    start_session(page, console.localhost, console, USER)
+    start_session(page, console.localhost, console)
     page.goto(console.localhost + "/#/stacks")
     yield page
     context.close()
@@ -203,7 +217,7 @@ def test_a_narrow_dark_window_has_no_sideways_scroll(
 ):
     context = browser.new_context(viewport=NARROW, color_scheme="dark")
     narrow = watched_page(context, PROBLEMS)
-    start_session(narrow, console.localhost, console, USER)
+    start_session(narrow, console.localhost, console)
     narrow.goto(console.localhost + "/#/stacks")
     expect(row(narrow, project).locator(".badge")).to_have_text("running")
     fits = "document.documentElement.scrollWidth <= window.innerWidth"

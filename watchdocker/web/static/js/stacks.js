@@ -3,8 +3,9 @@
 // answer links to the run in the Prefect UI), a form creating one from a compose file, and a
 // panel following a project's `compose logs -f` over the WebSocket.
 
-import { call, session } from "./api.js";
+import { call } from "./api.js";
 import { busy, cell, confirmDialog, h, messageArea, show } from "./dom.js";
+import { stream } from "./live.js";
 
 const KEPT_LINES = 2000; // a followed log keeps its last lines only
 const TAIL = 200; // lines of each container's past shown when following starts
@@ -66,14 +67,20 @@ export async function stacksPage() {
       }
     });
     await load();
+    focusAction(stack.name, action);
+  }
+
+  /** The focus back on the action's button of the project's row (drawn anew), else Refresh. */
+  function focusAction(name, action) {
     const again = body.querySelector(
-      `tr[data-name="${CSS.escape(stack.name)}"] button[data-action="${action}"]`);
+      `tr[data-name="${CSS.escape(name)}"] button[data-action="${action}"]`);
     (again || refresh).focus();
   }
 
   const act = async (stack, action, button) => {
     if (action === "logs") {
-      logs.replaceChildren(followLogs(stack.name, () => button.focus()));
+      if (logs.firstElementChild) logs.firstElementChild.stop(); // one followed at a time
+      logs.replaceChildren(followLogs(stack.name, () => focusAction(stack.name, "logs")));
       return;
     }
     if (action === "down" || action === "delete") {
@@ -92,8 +99,7 @@ export async function stacksPage() {
     report(outcomes, `created ${name}: start it with Up`, "ok");
     toggleForm(false);
     await load();
-    const up = body.querySelector(`tr[data-name="${CSS.escape(name)}"] button[data-action="up"]`);
-    if (up) up.focus();
+    focusAction(name, "up");
   });
   const toggleForm = (open) => {
     form.hidden = !open;
@@ -251,9 +257,9 @@ function createForm(created) {
   return form;
 }
 
-/** A panel following the project's `compose logs -f`: lines as text, the last KEPT_LINES,
- * scrolled to the newest unless the reader scrolled up; Stop closes the socket, Close also
- * the panel. The socket is closed too when the page goes (the panel leaves the document). */
+/** A panel following the project's `compose logs -f` (live.js: the router closes it when the
+ * page goes): lines as text, the last KEPT_LINES, scrolled to the newest unless the reader
+ * scrolled up; Stop closes the socket (ending the `compose logs` process), Close the panel too. */
 function followLogs(project, closed) {
   const state = h("p", { class: "muted", role: "status" }, `Following ${project}…`);
   const lines = h("pre", {
@@ -266,14 +272,8 @@ function followLogs(project, closed) {
       h("div", { class: "toolbar" }, stop, close)),
     state, lines);
 
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const query = new URLSearchParams({ project, tail: String(TAIL), token: session.token || "" });
-  const socket = new WebSocket(`${scheme}//${location.host}/api/compose/logs/ws?${query}`);
-  let opened = false;
-  let stopped = false; // by the reader
   let pending = [];
   let frame = 0;
-
   const flush = () => {
     frame = 0;
     const atEnd = lines.scrollHeight - lines.scrollTop - lines.clientHeight < 8;
@@ -282,46 +282,34 @@ function followLogs(project, closed) {
     while (lines.childNodes.length > KEPT_LINES) lines.firstChild.remove();
     if (atEnd) lines.scrollTop = lines.scrollHeight;
   };
-  socket.addEventListener("open", () => {
-    opened = true;
-  });
-  socket.addEventListener("message", (event) => {
-    pending.push(String(event.data));
-    if (pending.length > KEPT_LINES) pending = pending.slice(-KEPT_LINES);
-    if (!frame) frame = requestAnimationFrame(flush);
-  });
-  socket.addEventListener("close", (event) => {
+  const said = (text, kind) => {
     stop.disabled = true;
-    if (!opened) {
-      state.textContent = `The server refused to stream the logs of ${project}.`;
-      state.className = "message error";
-      // The handshake's answer is not readable here: a call says what is wrong with the
-      // session (and returns to the login page when it ended).
-      call("GET", "/api/compose").catch(() => {});
-    } else if (stopped) {
-      state.textContent = `Stopped following ${project}.`;
-    } else {
-      state.textContent = `The log stream ended: ${event.reason || `code ${event.code}`}`;
-    }
-  });
-  const end = () => {
-    stopped = true;
-    socket.close(1000);
+    state.textContent = text;
+    state.className = kind ? `message ${kind}` : "muted";
   };
-  stop.addEventListener("click", end);
+  const query = new URLSearchParams({ project, tail: String(TAIL) });
+  const followed = stream(`/api/compose/logs/ws?${query}`, {
+    reconnect: false,
+    onMessage(line) {
+      pending.push(String(line));
+      if (pending.length > KEPT_LINES) pending = pending.slice(-KEPT_LINES);
+      if (!frame) frame = requestAnimationFrame(flush); // a burst is drawn once per frame
+    },
+    onEnd({ code, reason, opened }) {
+      if (!opened) said(`The server refused to stream the logs of ${project}.`, "error");
+      else said(`The log stream ended: ${reason || `code ${code}`}`, "notice");
+    },
+  });
+  panel.stop = () => followed.close();
+  stop.addEventListener("click", () => {
+    followed.close();
+    said(`Stopped following ${project}.`);
+  });
   close.addEventListener("click", () => {
-    end();
+    followed.close();
     panel.remove();
     closed();
   });
-  // Another page, or a logout, replaces the view: the socket must not outlive the panel.
-  const watcher = new MutationObserver(() => {
-    if (!panel.isConnected) {
-      end();
-      watcher.disconnect();
-    }
-  });
-  watcher.observe(document.getElementById("view"), { childList: true, subtree: true });
   setTimeout(() => lines.focus());
   return panel;
 }

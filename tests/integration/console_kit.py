@@ -1,25 +1,26 @@
-"""The web console's browser tests' shared parts (test_console, test_console_stacks): a real
-`watch-docker serve` with a user, tabs of Debian's Chromium whose script errors and policy
-refusals are collected, a session started with a signed token, and screenshots saved in the
-test's folder (and copied to $CONSOLE_SCREENSHOTS when set)."""
+"""What the console's browser tests share: a `watch-docker serve` with a user for them, Debian's
+Chromium driven by Playwright, tabs that record script errors and policy refusals, a session
+put in a tab, and screenshots (in the test's folder, copied to $CONSOLE_SCREENSHOTS when set)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyotp
-from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve
-from playwright.sync_api import BrowserContext, Page
+import pytest
+from conftest import CHROMIUM_FLAGS, SERVE_HTTP, _free_port, start_serve, stop_serve
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from watchdocker.auth.tokens import TokenSigner
 
+USER = "admin"
 # Where the screenshots are copied too, when set (they stay in the test's folder anyway).
 SCREENS = os.environ.get("CONSOLE_SCREENSHOTS")
 WIDE = {"width": 1280, "height": 900}
@@ -60,11 +61,14 @@ class Console:
 
 
 @contextmanager
-def served_console(folder: Path, config: str, env: dict[str, str]) -> Iterator[Console]:
-    """`watch-docker serve` with `config` (YAML) and `env` (its user), as a Console."""
-    path = folder / "config.yaml"
-    path.write_text(config)
-    api, process = start_serve(folder, path, _free_port(), env)
+def serve_console(
+    tmp_path_factory: pytest.TempPathFactory, name: str, config: str, env: Mapping[str, str]
+) -> Iterator[Console]:
+    """A `serve` of its own (config.yaml's text, extra variables) for one test module."""
+    folder = tmp_path_factory.mktemp(name)
+    config_file = folder / "config.yaml"
+    config_file.write_text(config)
+    api, process = start_serve(folder, config_file, _free_port(), {"USER_NAME": USER, **env})
     shots = folder / "screens"
     shots.mkdir()
     try:
@@ -73,8 +77,18 @@ def served_console(folder: Path, config: str, env: dict[str, str]) -> Iterator[C
         stop_serve(process)
 
 
+@contextmanager
+def chromium_browser(chromium: str) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
 def watched_page(context: BrowserContext, problems: list[str]) -> Page:
-    """A new tab whose script errors and refusals by the page's policy go in `problems`."""
+    """A tab whose script errors and refusals by the page's policy go to `problems`."""
     page = context.new_page()
     page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
     page.on(
@@ -88,12 +102,12 @@ def watched_page(context: BrowserContext, problems: list[str]) -> Page:
     return page
 
 
-def start_session(page: Page, base: str, console: Console, user: str) -> None:
-    """A full token as the TOTP login gives one (test_console shows that login), in the tab."""
+def start_session(page: Page, base: str, console: Console) -> None:
+    """A full token as a login gives one (the login itself is test_console's), in the tab."""
     page.goto(base + "/")
-    token = TokenSigner(console.key()).full(user, two_fa_verified=True)
+    token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
     page.evaluate(
         "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
         " sessionStorage.setItem('watchdocker.token', token); }",
-        [user, token],
+        [USER, token],
     )
