@@ -121,7 +121,7 @@ export async function stacksPage() {
 }
 
 function row(stack, act) {
-  const buttons = ACTIONS[stack.status].map((action) => {
+  const buttons = (ACTIONS[stack.status] || ACTIONS.partial).map((action) => {
     const kind = action === "down" || action === "delete" ? "danger" : undefined;
     const button = h("button", {
       type: "button", class: kind, "data-action": action,
