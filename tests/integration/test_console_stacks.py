@@ -2,8 +2,9 @@
 real Compose CLI: a project created from the page (the keyboard's Ctrl+Enter), listed as not
 created, up (the run's link), its logs followed over the WebSocket (lines as text, scrolled to
 the newest unless the reader scrolled up, the last 2000 kept, the `compose logs` process ended
-by Stop), stop, down and delete after their dialogs; a refused name, a taken one and a file
-compose refuses said in the page; a narrow window. Screenshots as test_console's."""
+by Stop or by leaving the page), stop, down and delete after their dialogs; a refused name, a
+taken one and a file compose refuses said in the form; an `up` compose fails said with
+compose's message and the run's link; a narrow window. Screenshots as test_console's."""
 
 from __future__ import annotations
 
@@ -274,6 +275,31 @@ def test_stop_down_and_delete_after_their_dialogs(
     expect(line).to_have_count(0)
     assert not (stacks / project).exists()
     console.screenshot(page, "28-stacks-deleted")
+
+
+def test_a_failing_action_is_said_with_compose_s_message_and_its_run(
+    page: Page, console: Console, stacks: Path
+):
+    name = project_name("console-broken")
+    missing = tb.repo("open", "console-missing") + ":1"  # never pushed: the pull fails
+    try:
+        create(page, name, compose_text({"app": missing}))
+        line = row(page, name)
+        expect(line.locator(".badge")).to_have_text("not created")
+        line.get_by_role("button", name=f"Up {name}").click()
+        failed = page.locator(".outcome").first
+        expect(failed).to_have_attribute("role", "alert", timeout=RUN_TIMEOUT)
+        expect(failed).to_contain_text("compose up: ")
+        expect(failed).to_contain_text("manifest")
+        link = failed.get_by_role("link", name="open the run in the Prefect UI")
+        assert "/runs/flow-run/" in (link.get_attribute("href") or "")
+        console.screenshot(page, "29-stacks-up-failed")
+        line.get_by_role("button", name=f"Delete {name}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(line).to_have_count(0, timeout=RUN_TIMEOUT)
+        assert not (stacks / name).exists()
+    finally:
+        down(stacks / name, name)
 
 
 def test_no_script_error_nor_policy_refusal_in_any_page():
