@@ -4,7 +4,7 @@
 // panel following a project's `compose logs -f` over the WebSocket.
 
 import { call } from "./api.js";
-import { busy, cell, confirmDialog, h, messageArea, show } from "./dom.js";
+import { append, busy, cell, confirmDialog, h, messageArea, show } from "./dom.js";
 import { stream } from "./live.js";
 
 const KEPT_LINES = 2000; // a followed log keeps its last lines only
@@ -276,11 +276,8 @@ function followLogs(project, closed) {
   let frame = 0;
   const flush = () => {
     frame = 0;
-    const atEnd = lines.scrollHeight - lines.scrollTop - lines.clientHeight < 8;
-    lines.append(...pending.map((line) => document.createTextNode(`${line}\n`)));
+    append(lines, KEPT_LINES, ...pending.map((line) => document.createTextNode(`${line}\n`)));
     pending = [];
-    while (lines.childNodes.length > KEPT_LINES) lines.firstChild.remove();
-    if (atEnd) lines.scrollTop = lines.scrollHeight;
   };
   const said = (text, kind) => {
     stop.disabled = true;
