@@ -44,6 +44,7 @@ export async function stacksPage() {
   async function load() {
     try {
       const { data } = await call("GET", "/api/compose");
+      message.say();
       body.replaceChildren(...data.map((stack) => row(stack, act)));
       if (!data.length) body.append(h("tr", {}, h("td", { colspan: 5 }, "No compose stacks.")));
     } catch (error) {
@@ -97,7 +98,6 @@ export async function stacksPage() {
 
   const form = createForm(async (name) => {
     report(outcomes, `created ${name}: start it with Up`, "ok");
-    toggleForm(false);
     await load();
     focusAction(name, "up");
   });
@@ -235,7 +235,7 @@ function createForm(created) {
           body: { name: name.value.trim(), content: content.value },
         });
         const made = name.value.trim();
-        form.reset(); // closes the form (its reset handler)
+        form.reset(); // empties and closes the form (the page's reset handler)
         await created(made);
       } catch (error) {
         message.say(error.text);
