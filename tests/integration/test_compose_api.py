@@ -14,7 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 from compose_bed import compose_text, down, logs_processes, project_name
-from conftest import SERVE_HOMES, SERVE_HTTP, _free_port, api_request, start_serve, stop_serve
+from conftest import (
+    SERVE_HOMES,
+    SERVE_HTTP,
+    _free_port,
+    answer,
+    api_request,
+    start_serve,
+    stop_serve,
+)
 from conftest import watch_docker as run_cli
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -49,14 +57,6 @@ class Served:
     def create(self, name: str, content: str | None) -> httpx.Response:
         body = {"name": name} if content is None else {"name": name, "content": content}
         return self.call("POST", "/api/compose/create", json=body)
-
-
-def answer(response: httpx.Response, status: int, code: int) -> dict:
-    body = response.json()
-    assert (response.status_code, body["code"]) == (status, code), body
-    assert set(body) == {"code", "msg", "data"} and body["msg"]
-    assert "Traceback" not in body["msg"]
-    return body
 
 
 @pytest.fixture(scope="module")
