@@ -13,6 +13,7 @@ import pytest
 from conftest import (
     SERVE_HOMES,
     SERVE_HTTP,
+    answer,
     api_request,
     deployments,
     finished_run,
@@ -37,15 +38,6 @@ class Api:
     def call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         kwargs.setdefault("timeout", 120)
         return httpx.request(method, self.base + path, headers=self.headers, **kwargs)  # type: ignore[arg-type]
-
-
-def answer(response: httpx.Response, status: int, code: int) -> dict:
-    """The BaseRes body, once its HTTP status and code are the expected ones."""
-    body = response.json()
-    assert (response.status_code, body["code"]) == (status, code), body
-    assert set(body) == {"code", "msg", "data"} and body["msg"]
-    assert "Traceback" not in body["msg"]
-    return body
 
 
 def listed(api: Api, **params: str) -> dict[str, dict]:

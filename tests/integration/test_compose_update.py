@@ -15,7 +15,6 @@ import testbed as tb
 from watchdocker.config import load_settings
 from watchdocker.flows.clients import engine_for, updater_for
 from watchdocker.update.compose_update import compose_service
-from watchdocker.update.plan import UpdateResult
 
 pytestmark = pytest.mark.integration
 
@@ -24,17 +23,6 @@ FAST = {"stableSeconds": "1s", "healthTimeout": "20s"}
 
 def inspect(ref: str) -> dict:
     return json.loads(tb.docker_cli("inspect", ref))[0]
-
-
-@pytest.fixture
-def update(prefect_server: str) -> Callable[..., dict[str, UpdateResult]]:
-    from watchdocker.flows.update import update as update_flow
-
-    def run(names: list[str], config: Path) -> dict[str, UpdateResult]:
-        report = update_flow(containers=names, config_file=str(config))
-        return {r.name: r for r in report.results}
-
-    return run
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from conftest import start_cli, watch_docker
 import testbed as tb
 from watchdocker.config import load_settings
 from watchdocker.update.journal import Step
-from watchdocker.update.plan import UpdateResult
 from watchdocker.update.updater import ROLLBACK_RESTART_WINDOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
@@ -35,17 +34,6 @@ def config(write_config: Callable[..., Path]) -> Callable[..., Path]:
         return write_config(scan={"cacheTTL": "0s"}, update={**FAST, **update})
 
     return make
-
-
-@pytest.fixture
-def update(prefect_server: str) -> Callable[..., dict[str, UpdateResult]]:
-    from watchdocker.flows.update import update as update_flow
-
-    def run(names: list[str], config: Path) -> dict[str, UpdateResult]:
-        report = update_flow(containers=names, config_file=str(config))
-        return {r.name: r for r in report.results}
-
-    return run
 
 
 def name(suffix: str) -> str:
