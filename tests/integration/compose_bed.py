@@ -58,3 +58,16 @@ def compose(folder: Path, name: str, *args: str) -> subprocess.CompletedProcess[
 def down(folder: Path, name: str) -> None:
     if folder.is_dir():
         compose(folder, name, "down", "--volumes")
+
+
+def logs_processes(name: str) -> list[list[str]]:
+    """The command lines of the processes running `compose ... -p <name> ... logs`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # ended meanwhile
+        if name in argv and "logs" in argv:
+            found.append(argv)
+    return found

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from compose_bed import compose_text, down, project_name
+from compose_bed import compose_text, down, logs_processes, project_name
 from conftest import (
     SERVE_HOMES,
     SERVE_HTTP,
@@ -138,19 +138,6 @@ def test_refusals_write_nothing(served: Served) -> None:
     assert not served.stacks.exists() or list(served.stacks.iterdir()) == []
     assert not (served.stacks.parent / "x").exists()
     answer(served.create(name, None), 400, 40000)
-
-
-def logs_processes(name: str) -> list[list[str]]:
-    """The command lines of the processes running `compose ... -p <name> ... logs`."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue  # ended meanwhile
-        if name in argv and "logs" in argv:
-            found.append(argv)
-    return found
 
 
 def refusal(url: str, headers: dict[str, str] | None = None) -> tuple[int, int]:

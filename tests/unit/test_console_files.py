@@ -72,3 +72,9 @@ def test_the_api_routes_are_unchanged(client: TestClient) -> None:
     assert client.get("/metrics").status_code == 200  # open: no user is configured
     answer = client.get("/api/containers")
     assert (answer.status_code, answer.json()["code"]) == (401, Code.NOT_AUTHENTICATED)
+
+
+def test_every_page_the_nav_links_to_is_routed() -> None:
+    links = set(re.findall(r'href="(#/[\w-]+)"', STATIC.joinpath("index.html").read_text()))
+    routes = set(re.findall(r'"(#/[\w-]+)": \w+Page', STATIC.joinpath("js", "app.js").read_text()))
+    assert "#/stacks" in links and links <= routes

@@ -3,18 +3,22 @@
 import { session, whenSessionLost } from "./api.js";
 import { containersPage } from "./containers.js";
 import { imagesPage } from "./images.js";
+import { closeStreams } from "./live.js";
 import { loginPage } from "./login.js";
 import { settingsPage } from "./settings.js";
+import { stacksPage } from "./stacks.js";
 
 const PAGES = {
   "#/containers": containersPage,
   "#/images": imagesPage,
   "#/settings": settingsPage,
+  "#/stacks": stacksPage,
 };
 
 const nav = document.getElementById("nav");
 
 function route(notice) {
+  closeStreams(); // the page shown before leaves its live streams
   const loggedIn = Boolean(session.token);
   nav.hidden = !loggedIn;
   if (!loggedIn) {

@@ -74,12 +74,17 @@ export async function busy(button, work) {
   }
 }
 
-/** A modal confirmation (Escape or Cancel: false). */
-export function confirmDialog(title, text, okLabel) {
+/** A modal confirmation (Escape or Cancel: false); `extra` (e.g. a labelled checkbox) is shown
+ * under the text while it is open, and read by the caller afterwards. */
+export function confirmDialog(title, text, okLabel, extra = null) {
   const dialog = document.getElementById("confirm");
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
   document.getElementById("confirm-ok").textContent = okLabel;
+  if (extra) {
+    dialog.querySelector(".actions").before(extra);
+    dialog.addEventListener("close", () => extra.remove(), { once: true });
+  }
   return new Promise((resolve) => {
     const buttons = dialog.querySelectorAll("button");
     const close = (event) => dialog.close(event.currentTarget.value);
@@ -95,6 +100,14 @@ export function confirmDialog(title, text, okLabel) {
     dialog.returnValue = "cancel";
     dialog.showModal();
   });
+}
+
+/** Appends to an output area, following its end unless it was scrolled up; keeps `most`. */
+export function append(out, most, ...nodes) {
+  const atEnd = out.scrollHeight - out.scrollTop - out.clientHeight < 8;
+  out.append(...nodes);
+  while (out.childNodes.length > most) out.firstChild.remove();
+  if (atEnd) out.scrollTop = out.scrollHeight;
 }
 
 /** A table cell: its content in one block, labelled for the narrow layout (rows as cards). */
