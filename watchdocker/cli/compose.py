@@ -19,10 +19,11 @@ import typer
 from watchdocker.cli.options import ConfigOption, JsonOption
 from watchdocker.cli.preconditions import fail, settings_or_exit, with_api
 from watchdocker.config import Settings
-from watchdocker.stacks.operations import FlowAction
 
 if TYPE_CHECKING:
     import docker
+
+    from watchdocker.stacks.operations import FlowAction
 
 T = TypeVar("T")
 
