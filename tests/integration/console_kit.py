@@ -1,0 +1,113 @@
+"""What the console's browser tests share: a `watch-docker serve` with a user for them, Debian's
+Chromium driven by Playwright, tabs that record script errors and policy refusals, a session
+put in a tab, and screenshots (in the test's folder, copied to $CONSOLE_SCREENSHOTS when set)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from conftest import CHROMIUM_FLAGS, SERVE_HTTP, _free_port, start_serve, stop_serve
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from watchdocker.auth.tokens import TokenSigner
+
+USER = "admin"
+# Where the screenshots are copied too, when set (they stay in the test's folder anyway).
+SCREENS = os.environ.get("CONSOLE_SCREENSHOTS")
+WIDE = {"width": 1280, "height": 900}
+NARROW = {"width": 390, "height": 844}
+
+
+@dataclass
+class Console:
+    folder: Path
+    http: str  # http://127.0.0.1:PORT
+    shots: Path
+    # What the tests pass on: the TOTP secret read from the page, the last TOTP step used.
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def localhost(self) -> str:
+        return self.http.replace("127.0.0.1", "localhost")
+
+    def key(self) -> str:
+        return (self.folder / "state" / "api" / "jwt.key").read_text().strip()
+
+    def fresh_code(self) -> str:
+        """A code newer than the last one used (the replay guard, shared by logins and
+        approvals, refuses older ones), waiting until the server's ±1 step window takes it."""
+        last = self.state.get("step", -1)
+        while int(time.time() // 30) < last:
+            time.sleep(0.5)
+        step = max(last + 1, int(time.time() // 30))
+        self.state["step"] = step
+        return pyotp.TOTP(self.state["secret"]).at(step * 30)
+
+    def screenshot(self, page: Page, name: str, full_page: bool = True) -> None:
+        path = self.shots / f"{name}.png"
+        page.screenshot(path=path, full_page=full_page)
+        if SCREENS:
+            Path(SCREENS).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(SCREENS) / path.name)
+
+
+@contextmanager
+def serve_console(
+    tmp_path_factory: pytest.TempPathFactory, name: str, config: str, env: Mapping[str, str]
+) -> Iterator[Console]:
+    """A `serve` of its own (config.yaml's text, extra variables) for one test module."""
+    folder = tmp_path_factory.mktemp(name)
+    config_file = folder / "config.yaml"
+    config_file.write_text(config)
+    api, process = start_serve(folder, config_file, _free_port(), {"USER_NAME": USER, **env})
+    shots = folder / "screens"
+    shots.mkdir()
+    try:
+        yield Console(folder, SERVE_HTTP[api], shots)
+    finally:
+        stop_serve(process)
+
+
+@contextmanager
+def chromium_browser(chromium: str) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+def watched_page(context: BrowserContext, problems: list[str]) -> Page:
+    """A tab whose script errors and refusals by the page's policy go to `problems`."""
+    page = context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return page
+
+
+def start_session(page: Page, base: str, console: Console) -> None:
+    """A full token as a login gives one (the login itself is test_console's), in the tab."""
+    page.goto(base + "/")
+    token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
+    page.evaluate(
+        "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
+        " sessionStorage.setItem('watchdocker.token', token); }",
+        [USER, token],
+    )
