@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from console_kit import (
     NARROW,
@@ -26,6 +27,7 @@ from console_kit import (
 from playwright.sync_api import Browser, Page, expect
 
 import testbed as tb
+from watchdocker.api.codes import Code
 from watchdocker.auth.tokens import FULL_LIFETIME, TokenSigner
 
 pytestmark = pytest.mark.integration
@@ -81,7 +83,7 @@ def test_the_containers_page_follows_changes_without_a_reload(page: Page, consol
     name = f"wdt-{tb.RUN_ID}-live-row"
     tb.run_container(tb.BASE_IMAGE, *tb.STOPPABLE_SLEEP, name=name)
     page.goto(console.localhost + "/#/containers")
-    expect(page.get_by_role("status").filter(has_text="live")).to_have_text("live")
+    expect(page.locator(".live")).to_have_text("live")
     line = row(page, name)
     expect(line.locator(".state")).to_have_text("running")
     page.evaluate("window.notReloaded = true")
@@ -197,6 +199,27 @@ def test_where_the_shell_is_off_the_page_says_so(browser: Browser, shell_off: Co
     expect(page.get_by_role("log", name=f"Logs of {name}")).to_contain_text(f"first-{tb.RUN_ID}")
     shell_off.screenshot(page, "25-shell-off")
     context.close()
+
+
+def test_the_shell_check_answers_what_the_handshake_would(console: Console, shell_off: Console):
+    running, stopped = f"wdt-{tb.RUN_ID}-live-check-on", f"wdt-{tb.RUN_ID}-live-check-off"
+    tb.run_container(tb.BASE_IMAGE, *tb.STOPPABLE_SLEEP, name=running)
+    tb.run_container(tb.BASE_IMAGE, *tb.STOPPABLE_SLEEP, name=stopped)
+    tb.docker_cli("stop", stopped)
+
+    def check(where: Console, name: str, token: str | None) -> tuple[int, int, object]:
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        answer = httpx.get(f"{where.http}/api/containers/{name}/shell", headers=auth, timeout=30)
+        return answer.status_code, answer.json()["code"], answer.json()["data"]
+
+    token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
+    status, code, data = check(console, running, token)
+    assert (status, code, data["name"], data["shell"]) == (200, Code.OK, running, "sh")
+    assert check(console, stopped, token)[:2] == (400, Code.BAD_REQUEST)
+    assert check(console, f"wdt-{tb.RUN_ID}-none", token)[:2] == (404, Code.CONTAINER_NOT_FOUND)
+    assert check(console, running, None)[:2] == (401, Code.NOT_AUTHENTICATED)
+    off = TokenSigner(shell_off.key()).full(USER, two_fa_verified=True)
+    assert check(shell_off, running, off)[:2] == (403, Code.SHELL_DISABLED)
 
 
 def test_no_script_error_nor_policy_refusal_in_any_page():

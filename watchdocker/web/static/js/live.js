@@ -88,7 +88,8 @@ export function stream(path, { onMessage, onState = () => {}, onEnd = () => {}, 
 
 /** A "live" / "reconnecting" indicator for a stream's onState. */
 export function liveIndicator() {
-  const badge = h("span", { class: "live", role: "status" }, "connecting…");
+  // Said politely when it changes, but not a status region: the page's messages are those.
+  const badge = h("span", { class: "live", "aria-live": "polite" }, "connecting…");
   badge.show = (state) => {
     badge.dataset.state = state;
     badge.textContent = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" }[
