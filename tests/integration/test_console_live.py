@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve
 from console_kit import (
     NARROW,
     USER,
@@ -108,6 +109,40 @@ def test_the_containers_page_follows_changes_without_a_reload(page: Page, consol
     expect(row(page, other)).to_have_count(0)
     expect(line.get_by_role("button", name=f"Delete {name}")).to_be_focused()
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_the_containers_page_reconnects_when_serve_comes_back(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+):
+    folder = tmp_path_factory.mktemp("console-restart")
+    config = folder / "config.yaml"
+    config.write_text(CONFIG)
+    prefect_port, address = _free_port(), f"127.0.0.1:{_free_port()}"  # the same after a restart
+    env = {"USER_NAME": USER, "USER_PASSWORD": f"pw-{tb.RUN_ID}-live", "WATCH_SERVER_ADDR": address}
+    api, process = start_serve(folder, config, prefect_port, env)
+    (folder / "screens").mkdir()
+    console = Console(folder, SERVE_HTTP[api], folder / "screens")
+    context = browser.new_context(viewport=WIDE)
+    try:
+        page = watched_page(context, PROBLEMS)
+        page.set_default_timeout(30_000)
+        start_session(page, console.localhost, console)
+        page.goto(console.localhost + "/#/containers")
+        live = page.locator(".live")
+        expect(live).to_have_text("live")
+        stop_serve(process)
+        expect(live).to_have_text("reconnecting…")
+        console.screenshot(page, "26-reconnecting", full_page=False)
+        # What changed meanwhile is in the list the stream sends first once it is back.
+        name = f"wdt-{tb.RUN_ID}-live-meanwhile"
+        tb.run_container(tb.BASE_IMAGE, *tb.STOPPABLE_SLEEP, name=name)
+        _, process = start_serve(folder, config, prefect_port, env)
+        expect(live).to_have_text("live", timeout=90_000)
+        expect(row(page, name).locator(".state")).to_have_text("running")
+        expect(page.get_by_role("heading", name="Containers")).to_be_visible()  # no login
+    finally:
+        context.close()
+        stop_serve(process)
 
 
 def test_a_session_that_expires_on_an_open_stream_goes_to_the_login_page(
