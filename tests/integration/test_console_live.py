@@ -87,6 +87,8 @@ def test_the_containers_page_follows_changes_without_a_reload(page: Page, consol
     expect(page.locator(".live")).to_have_text("live")
     line = row(page, name)
     expect(line.locator(".state")).to_have_text("running")
+    # CPU and memory from the stats stream, every 2 s.
+    expect(line.locator(".usage")).to_contain_text(re.compile(r"CPU [\d.]+ % · mem [\d.]+ \w+"))
     page.evaluate("window.notReloaded = true")
     # The person's selection and focus stay where they are while the row changes.
     line.get_by_role("checkbox").check()
@@ -131,7 +133,7 @@ def test_the_containers_page_reconnects_when_serve_comes_back(
         live = page.locator(".live")
         expect(live).to_have_text("live")
         stop_serve(process)
-        expect(live).to_have_text("reconnecting…")
+        expect(live).to_have_text("reconnecting…", timeout=30_000)
         console.screenshot(page, "26-reconnecting", full_page=False)
         # What changed meanwhile is in the list the stream sends first once it is back.
         name = f"wdt-{tb.RUN_ID}-live-meanwhile"
@@ -215,7 +217,7 @@ def test_a_narrow_window_shows_the_container_page_without_sideways_scroll(
     assert narrow.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     console.screenshot(narrow, "23-narrow-container-page")
     narrow.goto(f"{console.localhost}/#/containers")
-    row(narrow, name).wait_for()
+    expect(row(narrow, name).locator(".usage")).to_contain_text("CPU")
     assert narrow.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     console.screenshot(narrow, "24-narrow-live-containers", full_page=False)
     context.close()

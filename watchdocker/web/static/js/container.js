@@ -172,6 +172,9 @@ function terminal(container, part, ended) {
   const form = h("form", { class: "terminal-input" }, line, h("button", { type: "submit" }, "Send"),
     ctrlC, quit);
   const said = h("p", { class: "muted", role: "status" }, "Connecting…");
+  const controls = [...form.querySelectorAll("input, button")].filter((c) => c !== quit);
+  const enable = (on) => controls.forEach((control) => { control.disabled = !on; });
+  enable(false); // until the shell is there: nothing typed is lost
   const box = h("div", { class: "stack terminal" }, said, out, form);
   const before = part.querySelector(".terminal");
   if (before) before.replaceWith(box);
@@ -186,6 +189,7 @@ function terminal(container, part, ended) {
     onState(state) {
       if (state !== "live") return;
       said.textContent = `A shell (sh) in ${container.name}.`;
+      enable(true);
       const cols = Math.max(20, Math.floor((out.clientWidth - 20) / 8.5));
       shell.send(JSON.stringify({ type: "resize", cols, rows: 24 }));
       line.input.focus();

@@ -42,6 +42,24 @@ export async function containersPage() {
     updateSelected.textContent = names.length ? `Update selected (${names.length})` : "Update selected";
   };
 
+  const usage = new Map(); // the latest figures of the stats stream, by container id
+  /** CPU and memory under each running container's state (stats come every 2 s). */
+  function paint() {
+    for (const tr of body.querySelectorAll("tr[data-id]")) {
+      const figures = usage.get(tr.dataset.id);
+      let shown = tr.querySelector(".usage");
+      if (!figures) {
+        if (shown) shown.remove();
+        continue;
+      }
+      if (!shown) {
+        shown = h("div", { class: "usage reason" });
+        tr.querySelector('td[data-label="State"] > div').append(shown);
+      }
+      shown.textContent = `CPU ${figures.cpuPercent.toFixed(1)} % · mem ${bytes(figures.memoryUsage)}`;
+    }
+  }
+
   function draw(data) {
     const kept = new Set(selected()); // the selection outlives a reload
     scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
@@ -49,6 +67,7 @@ export async function containersPage() {
       body.replaceChildren(...data.containers.map((c) => row(c, actions, kept.has(c.name)))));
     noneSaid(body);
     onSelect();
+    paint();
   }
 
   async function load(query = "") {
@@ -86,6 +105,7 @@ export async function containersPage() {
     });
     noneSaid(body);
     onSelect();
+    paint();
   }
 
   const actions = {
@@ -135,7 +155,27 @@ export async function containersPage() {
   await load();
   if (!body.isConnected) return; // another page was shown meanwhile
   stream("/api/containers/ws", { onMessage: change, onState: live.show });
+  stream("/api/containers/stats/ws", {
+    onMessage(text) {
+      const { type, data } = JSON.parse(text);
+      if (type !== "stats") return;
+      usage.clear();
+      for (const figures of data.containers) usage.set(figures.id, figures);
+      paint();
+    },
+  });
   await waitingRuns(runs, () => load(), message);
+}
+
+function bytes(count) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let size = count;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return `${size.toFixed(unit ? 1 : 0)} ${units[unit]}`;
 }
 
 const focusables = (tr) => [...tr.querySelectorAll("input, button, a")];

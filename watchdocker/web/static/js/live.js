@@ -42,6 +42,7 @@ export function stream(path, { onMessage, onState = () => {}, onEnd = () => {}, 
   let stopped = false;
   let wait = FIRST_WAIT;
   let timer = 0;
+  let tries = 0;
   const handle = {
     send(data) {
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(data);
@@ -56,7 +57,8 @@ export function stream(path, { onMessage, onState = () => {}, onEnd = () => {}, 
 
   function connect() {
     let opened = false;
-    onState("connecting");
+    onState(tries ? "reconnecting" : "connecting");
+    tries += 1;
     socket = new WebSocket(socketUrl(path), ["bearer", session.token]);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", () => {
