@@ -135,10 +135,12 @@ function shellPart(container) {
   const part = h("section", { "aria-labelledby": "shell-title", class: "stack" },
     h("h2", { id: "shell-title" }, "Shell"), note, open);
   let session = null;
+  let current = container; // as the last check saw it (an update replaces it)
 
   /** Whether a shell may be opened here: a browser cannot read a refused handshake's answer,
    * so the page asks over HTTP first (shell turned off, container not running). */
   async function check(c) {
+    current = c;
     if (session) return;
     try {
       await call("GET", `/api/containers/${encodeURIComponent(c.id)}/shell?shell=sh`);
@@ -151,9 +153,9 @@ function shellPart(container) {
   }
   open.addEventListener("click", () => {
     open.hidden = true;
-    session = terminal(container, part, () => {
+    session = terminal(current, part, () => {
       session = null;
-      check(container);
+      check(current);
     });
   });
   return { part, check };
