@@ -3,7 +3,7 @@
 // container goes in as text nodes.
 
 import { call } from "./api.js";
-import { field, h, messageArea, shortDigest, show } from "./dom.js";
+import { append, field, h, messageArea, shortDigest, show } from "./dom.js";
 import { STATUS } from "./containers.js";
 import { liveIndicator, stream } from "./live.js";
 
@@ -77,14 +77,6 @@ function describe(facts, c) {
       h("code", { title: c.local_digest || "" }, shortDigest(c.local_digest)), " → ",
       h("code", { title: c.remote_digest || "" }, shortDigest(c.remote_digest))),
   );
-}
-
-/** Appends to an output area, following its end unless it was scrolled up; keeps `most`. */
-function append(out, most, ...nodes) {
-  const atEnd = out.scrollHeight - out.scrollTop - out.clientHeight < 8;
-  out.append(...nodes);
-  while (out.childNodes.length > most) out.firstChild.remove();
-  if (atEnd) out.scrollTop = out.scrollHeight;
 }
 
 function logsPart(container) {

@@ -97,6 +97,14 @@ export function confirmDialog(title, text, okLabel) {
   });
 }
 
+/** Appends to an output area, following its end unless it was scrolled up; keeps `most`. */
+export function append(out, most, ...nodes) {
+  const atEnd = out.scrollHeight - out.scrollTop - out.clientHeight < 8;
+  out.append(...nodes);
+  while (out.childNodes.length > most) out.firstChild.remove();
+  if (atEnd) out.scrollTop = out.scrollHeight;
+}
+
 /** A table cell: its content in one block, labelled for the narrow layout (rows as cards). */
 export function cell(label, attrs, ...children) {
   return h("td", { ...attrs, "data-label": label }, h("div", {}, ...children));
