@@ -8,27 +8,25 @@ screenshot is saved in the test's folder (and copied to $CONSOLE_SCREENSHOTS whe
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
-from conftest import (
-    CHROMIUM_FLAGS,
-    SERVE_HTTP,
-    _free_port,
-    start_serve,
-    stop_serve,
-    wrong_code,
+from conftest import wrong_code
+from console_kit import (
+    NARROW,
+    USER,
+    WIDE,
+    Console,
+    chromium_browser,
+    serve_console,
+    start_session,
+    watched_page,
 )
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 import testbed as tb
 from watchdocker.api.codes import Code
@@ -36,101 +34,36 @@ from watchdocker.auth.tokens import TokenSigner
 
 pytestmark = pytest.mark.integration
 
-USER = "admin"
 PASSWORD = f"pw-{tb.RUN_ID}-console"
-# Where the screenshots are copied too, when set (they stay in the test's folder anyway).
-SCREENS = os.environ.get("CONSOLE_SCREENSHOTS")
-WIDE = {"width": 1280, "height": 900}
-NARROW = {"width": 390, "height": 844}
 LOGIN_TRIES = 8  # the waits between failed logins grow 1 s, 2 s, 4 s...
 UPDATE_TIMEOUT = 180_000  # ms: an update run, from the Runner's start to its health check
-
-
-@dataclass
-class Console:
-    folder: Path
-    http: str  # http://127.0.0.1:PORT
-    shots: Path
-    # What the tests pass on: the TOTP secret read from the page, the last TOTP step used.
-    state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def localhost(self) -> str:
-        return self.http.replace("127.0.0.1", "localhost")
-
-    def key(self) -> str:
-        return (self.folder / "state" / "api" / "jwt.key").read_text().strip()
-
-    def fresh_code(self) -> str:
-        """A code newer than the last one used (the replay guard, shared by logins and
-        approvals, refuses older ones), waiting until the server's ±1 step window takes it."""
-        last = self.state.get("step", -1)
-        while int(time.time() // 30) < last:
-            time.sleep(0.5)
-        step = max(last + 1, int(time.time() // 30))
-        self.state["step"] = step
-        return pyotp.TOTP(self.state["secret"]).at(step * 30)
-
-    def screenshot(self, page: Page, name: str, full_page: bool = True) -> None:
-        path = self.shots / f"{name}.png"
-        page.screenshot(path=path, full_page=full_page)
-        if SCREENS:
-            Path(SCREENS).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(SCREENS) / path.name)
+PROBLEMS: list[str] = []  # script errors and refusals by the page's policy, in any tab
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    folder = tmp_path_factory.mktemp("console")
-    config = folder / "config.yaml"
-    config.write_text(
+    config = (
         "scan:\n  interval: 2h\n  cacheTTL: 0s\n"
         "update:\n  stableSeconds: 1s\n  healthTimeout: 20s\n"
         f"policy:\n  onlyLabels: ['{tb.label_filter()}']\n"
         "approval:\n  lockoutAttempts: 50\n"
     )
-    env = {"USER_NAME": USER, "USER_PASSWORD": PASSWORD, "IS_SECONDARY_VERIFICATION": "true"}
-    api, process = start_serve(folder, config, _free_port(), env)
-    shots = folder / "screens"
-    shots.mkdir()
-    try:
-        yield Console(folder, SERVE_HTTP[api], shots)
-    finally:
-        stop_serve(process)
+    env = {"USER_PASSWORD": PASSWORD, "IS_SECONDARY_VERIFICATION": "true"}
+    with serve_console(tmp_path_factory, "console", config, env) as console:
+        yield console
 
 
 @pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
-        )
+    with chromium_browser(chromium) as browser:
         yield browser
-        browser.close()
-
-
-PROBLEMS: list[str] = []  # script errors and refusals by the page's policy, in any tab
-
-
-def watched_page(context: BrowserContext) -> Page:
-    page = context.new_page()
-    page.on("pageerror", lambda error: PROBLEMS.append(f"{page.url}: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            PROBLEMS.append(f"{page.url}: {message.text}")
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return page
 
 
 @pytest.fixture(scope="module")
 def page(browser: Browser, console: Console) -> Iterator[Page]:
     """One tab through the module's tests: its session goes on from one to the next."""
     context = browser.new_context(viewport=WIDE)
-    page = watched_page(context)
+    page = watched_page(context, PROBLEMS)
     page.set_default_timeout(30_000)
     yield page
     context.close()
@@ -304,7 +237,7 @@ def test_a_narrow_dark_window_has_no_sideways_scroll(
 ):
     token = page.evaluate("sessionStorage.getItem('watchdocker.token')")
     context = browser.new_context(viewport=NARROW, color_scheme="dark")
-    narrow = watched_page(context)
+    narrow = watched_page(context, PROBLEMS)
     narrow.goto(console.localhost + "/")
     narrow.evaluate(
         "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
@@ -370,7 +303,7 @@ def keyed(browser: Browser, console: Console) -> Iterator[tuple[Page, Any, str]]
     """A tab with a virtual platform authenticator (user verification done, presence
     automatic): (the tab, its DevTools session, the authenticator's id)."""
     context = browser.new_context(viewport=WIDE)
-    page = watched_page(context)
+    page = watched_page(context, PROBLEMS)
     page.set_default_timeout(30_000)
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
@@ -385,17 +318,6 @@ def keyed(browser: Browser, console: Console) -> Iterator[tuple[Page, Any, str]]
     added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
     yield page, cdp, added["authenticatorId"]
     context.close()
-
-
-def start_session(page: Page, base: str, console: Console) -> None:
-    """A full token as the TOTP login gives one (that login is shown above), in the tab."""
-    page.goto(base + "/")
-    token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
-    page.evaluate(
-        "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
-        " sessionStorage.setItem('watchdocker.token', token); }",
-        [USER, token],
-    )
 
 
 def test_a_passkey_is_enrolled_and_logs_in(keyed: tuple[Page, Any, str], console: Console):

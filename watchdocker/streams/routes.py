@@ -9,12 +9,13 @@ import re
 import shutil
 from collections.abc import Callable
 
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import APIRouter, FastAPI, Request, WebSocket
+from starlette.requests import HTTPConnection
 
 from watchdocker.api.codes import Code
-from watchdocker.api.deps import User
+from watchdocker.api.deps import FullUser, User
 from watchdocker.api.engine_errors import docker_errors
-from watchdocker.api.responses import ApiError
+from watchdocker.api.responses import ApiError, BaseRes, ok
 from watchdocker.engine.inventory import LiveContainer, find_container, list_live_containers
 from watchdocker.streams.logs import logs_source
 from watchdocker.streams.manager import Ended, StreamManager
@@ -69,8 +70,8 @@ async def stats_stream(websocket: WebSocket) -> None:
     )
 
 
-async def _container(websocket: WebSocket, given: str) -> LiveContainer:
-    engine = context_of(websocket).engine
+async def _container(connection: HTTPConnection, given: str) -> LiveContainer:
+    engine = context_of(connection).engine
 
     def find() -> LiveContainer:
         with docker_errors(Code.CONTAINER_NOT_FOUND):
@@ -101,8 +102,8 @@ async def logs_stream(websocket: WebSocket, id: str) -> None:
     await relay(websocket, user, subscription)
 
 
-def _shell(websocket: WebSocket) -> str:
-    shell = websocket.query_params.get("shell", "sh")
+def _shell(connection: HTTPConnection) -> str:
+    shell = connection.query_params.get("shell", "sh")
     if not SHELL_NAME.fullmatch(shell):
         raise ApiError(Code.BAD_REQUEST, "shell: a command name or path, such as sh or /bin/bash")
     return shell
@@ -119,6 +120,28 @@ async def _terminal_session(
     await run_terminal(websocket, user, terminal, where)
 
 
+async def _shell_target(connection: HTTPConnection, id: str) -> LiveContainer:
+    """The container a shell may be opened in, or the ApiError that refuses it."""
+    if not context_of(connection).settings.shell.containers:
+        raise ApiError(
+            Code.SHELL_DISABLED,
+            "shells in containers are off: shell.containers (WATCH_SHELL_CONTAINERS) is false",
+        )
+    _shell(connection)
+    container = await _container(connection, id)
+    if not container.running:
+        raise ApiError(Code.BAD_REQUEST, f"{container.name} is not running: start it first")
+    return container
+
+
+@router.get("/api/containers/{id}/shell", response_model=BaseRes)
+async def container_shell_check(_: FullUser, request: Request, id: str) -> BaseRes:
+    """Whether the shell stream would be admitted, as an answer a page can read (a browser
+    cannot read the answer of a refused WebSocket handshake)."""
+    container = await _shell_target(request, id)
+    return ok({"id": container.id, "name": container.name, "shell": _shell(request)})
+
+
 @router.websocket("/api/containers/{id}/shell/ws")
 async def container_shell(websocket: WebSocket, id: str) -> None:
     """docker exec of `?shell=` (default sh) with a TTY."""
@@ -126,16 +149,7 @@ async def container_shell(websocket: WebSocket, id: str) -> None:
     found: list[LiveContainer] = []
 
     async def check(_: User) -> None:
-        if not context.settings.shell.containers:
-            raise ApiError(
-                Code.SHELL_DISABLED,
-                "shells in containers are off: shell.containers (WATCH_SHELL_CONTAINERS) is false",
-            )
-        _shell(websocket)
-        container = await _container(websocket, id)
-        if not container.running:
-            raise ApiError(Code.BAD_REQUEST, f"{container.name} is not running: start it first")
-        found.append(container)
+        found.append(await _shell_target(websocket, id))
 
     if (user := await admit(websocket, check)) is None:
         return

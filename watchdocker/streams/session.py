@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import WebSocket
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from watchdocker.api.authn import Authenticator
@@ -33,8 +34,8 @@ INTERNAL_ERROR = 1011
 EXPIRED = Ended("the token has expired; log in again", POLICY_VIOLATION)
 
 
-def context_of(websocket: WebSocket) -> ApiContext:
-    context: ApiContext = websocket.app.state.context
+def context_of(connection: HTTPConnection) -> ApiContext:
+    context: ApiContext = connection.app.state.context
     return context
 
 

@@ -1,6 +1,7 @@
 // The console's router: one page per location hash; without a session, the login page.
 
 import { session, whenSessionLost } from "./api.js";
+import { containerPage } from "./container.js";
 import { containersPage } from "./containers.js";
 import { imagesPage } from "./images.js";
 import { closeStreams } from "./live.js";
@@ -17,6 +18,9 @@ const PAGES = {
 
 const nav = document.getElementById("nav");
 
+// A page of one thing: "#/containers/<id or name>".
+const ONE = /^#\/containers\/(.+)$/;
+
 function route(notice) {
   closeStreams(); // the page shown before leaves its live streams
   const loggedIn = Boolean(session.token);
@@ -26,13 +30,15 @@ function route(notice) {
     loginPage(notice);
     return;
   }
-  const page = PAGES[location.hash];
+  const one = location.hash.match(ONE);
+  const page = one ? () => containerPage(decodeURIComponent(one[1])) : PAGES[location.hash];
   if (!page) {
     location.hash = "#/containers"; // routed again by hashchange
     return;
   }
+  const current = one ? "#/containers" : location.hash;
   for (const link of nav.querySelectorAll("a")) {
-    if (link.getAttribute("href") === location.hash) link.setAttribute("aria-current", "page");
+    if (link.getAttribute("href") === current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   page();

@@ -1,13 +1,14 @@
 // The containers page: the latest scan with the live state, a refresh (a scan), updates of
 // one or several (the run, its link in the Prefect UI, the approval it may wait for), start,
-// stop and delete after a confirmation.
+// stop and delete after a confirmation. The status stream keeps the rows up to date.
 
 import { call, Codes, session } from "./api.js";
 import {
   busy, cell, CODE_INPUT, confirmDialog, field, h, messageArea, shortDigest, show, when,
 } from "./dom.js";
+import { liveIndicator, stream } from "./live.js";
 
-const STATUS = {
+export const STATUS = {
   update_available: "update available",
   up_to_date: "up to date",
   skipped: "skipped",
@@ -22,6 +23,7 @@ export async function containersPage() {
   const body = h("tbody");
   const refresh = h("button", { type: "button" }, "Refresh (scan)");
   const updateSelected = h("button", { type: "button", disabled: true }, "Update selected");
+  const live = liveIndicator();
   const table = h("table", { class: "list" },
     h("caption", { class: "visually-hidden" }, "Containers"),
     h("thead", {}, h("tr", {},
@@ -30,7 +32,7 @@ export async function containersPage() {
     body);
   show(h("section", { "aria-labelledby": "page-title" },
     h("div", { class: "heading" }, h("h1", { id: "page-title" }, "Containers"),
-      h("div", { class: "toolbar" }, refresh, updateSelected)),
+      h("div", { class: "toolbar" }, live, refresh, updateSelected)),
     scanned, message, runs, table));
 
   const selected = () => [...body.querySelectorAll("input[type=checkbox]:checked")].map((c) => c.value);
@@ -40,19 +42,70 @@ export async function containersPage() {
     updateSelected.textContent = names.length ? `Update selected (${names.length})` : "Update selected";
   };
 
+  const usage = new Map(); // the latest figures of the stats stream, by container id
+  /** CPU and memory under each running container's state (stats come every 2 s). */
+  function paint() {
+    for (const tr of body.querySelectorAll("tr[data-id]")) {
+      const figures = usage.get(tr.dataset.id);
+      let shown = tr.querySelector(".usage");
+      if (!figures) {
+        if (shown) shown.remove();
+        continue;
+      }
+      if (!shown) {
+        shown = h("div", { class: "usage reason" });
+        tr.querySelector('td[data-label="State"] > div').append(shown);
+      }
+      shown.textContent = `CPU ${figures.cpuPercent.toFixed(1)} % · mem ${bytes(figures.memoryUsage)}`;
+    }
+  }
+
+  function draw(data) {
+    const kept = new Set(selected()); // the selection outlives a reload
+    scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
+    keepFocus(body, () =>
+      body.replaceChildren(...data.containers.map((c) => row(c, actions, kept.has(c.name)))));
+    noneSaid(body);
+    onSelect();
+    paint();
+  }
+
   async function load(query = "") {
     try {
-      const { data } = await call("GET", `/api/containers${query}`);
-      const kept = new Set(selected()); // the selection outlives a reload
-      scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
-      body.replaceChildren(...data.containers.map((c) => row(c, actions, kept.has(c.name))));
-      if (!data.containers.length) {
-        body.append(h("tr", {}, h("td", { colspan: 6 }, "No containers.")));
-      }
-      onSelect();
+      draw((await call("GET", `/api/containers${query}`)).data);
     } catch (error) {
       message.say(error.text);
     }
+  }
+
+  /** One message of the status stream: the whole list, or one container's change. */
+  function change(text) {
+    const { type, data } = JSON.parse(text);
+    if (type === "containers") {
+      draw(data);
+      return;
+    }
+    const same = [...body.querySelectorAll("tr[data-id]")].filter(
+      (tr) => tr.dataset.id === data.id || tr.dataset.name === data.name);
+    keepFocus(body, () => {
+      if (type === "destroyed") {
+        same.filter((tr) => tr.dataset.id === data.id).forEach((tr) => tr.remove());
+        return;
+      }
+      // A change may carry only what is known ({id, name} when the engine did not answer).
+      const before = same.length ? same[0].container : null;
+      const now = { ...before, ...data };
+      if (!now.image) return;
+      const checked = same.some((tr) => tr.querySelector("input[type=checkbox]").checked);
+      const fresh = row(now, actions, checked);
+      // Names are unique: a row of the same name is a container replaced by an update.
+      if (same.length) same[0].replaceWith(fresh);
+      else body.append(fresh);
+      same.slice(1).forEach((tr) => tr.remove());
+    });
+    noneSaid(body);
+    onSelect();
+    paint();
   }
 
   const actions = {
@@ -100,7 +153,51 @@ export async function containersPage() {
   }));
   updateSelected.addEventListener("click", () => actions.update(selected()));
   await load();
+  if (!body.isConnected) return; // another page was shown meanwhile
+  stream("/api/containers/ws", { onMessage: change, onState: live.show });
+  stream("/api/containers/stats/ws", {
+    onMessage(text) {
+      const { type, data } = JSON.parse(text);
+      if (type !== "stats") return;
+      usage.clear();
+      for (const figures of data.containers) usage.set(figures.id, figures);
+      paint();
+    },
+  });
   await waitingRuns(runs, () => load(), message);
+}
+
+function bytes(count) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let size = count;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return `${size.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+const focusables = (tr) => [...tr.querySelectorAll("input, button, a")];
+
+/** Runs `work` (which redraws rows), then gives the focus back to the same control of the
+ * same container's new row, where it was in a row. */
+function keepFocus(body, work) {
+  const active = document.activeElement;
+  const tr = active && body.contains(active) ? active.closest("tr") : null;
+  const at = tr ? focusables(tr).indexOf(active) : -1;
+  work();
+  if (!tr || body.contains(active)) return;
+  const again = body.querySelector(`tr[data-name="${CSS.escape(tr.dataset.name)}"]`);
+  if (again && focusables(again)[at]) focusables(again)[at].focus();
+}
+
+/** "No containers." when the list is empty, and only then. */
+function noneSaid(body) {
+  const none = body.querySelector("tr.none");
+  const empty = !body.querySelector("tr[data-id]");
+  if (empty && !none) body.append(h("tr", { class: "none" }, h("td", { colspan: 6 }, "No containers.")));
+  if (!empty && none) none.remove();
 }
 
 function row(c, actions, checked) {
@@ -113,19 +210,23 @@ function row(c, actions, checked) {
   const startStop = button(c.running ? "Stop" : "Start",
     () => actions.startStop(c, startStop), "start-stop");
   const remove = button("Delete", () => actions.remove(c, remove), "danger");
-  return h("tr", { "data-name": c.name },
-    cell("Name", { class: "name" }, h("label", {}, select, c.name)),
+  const line = h("tr", { "data-name": c.name, "data-id": c.id },
+    cell("Name", { class: "name" }, select,
+      h("a", { href: `#/containers/${encodeURIComponent(c.name)}` }, c.name)),
     cell("Image", { class: "wrap" }, c.image),
     cell("Status", {},
       h("span", { class: `badge ${c.status}` }, STATUS[c.status] || c.status),
       c.reason ? h("div", { class: "reason" }, c.reason) : null),
     cell("State", {}, h("span", { class: `state ${c.running ? "running" : "stopped"}` },
-      c.state || (c.running ? "running" : "stopped"))),
+      c.state || (c.running ? "running" : "stopped")),
+      c.health ? h("span", { class: "reason" }, ` (${c.health})`) : null),
     cell("Digest", { class: "nowrap" },
       h("code", { title: c.local_digest || "" }, shortDigest(c.local_digest)), " → ",
       h("code", { title: c.remote_digest || "" }, shortDigest(c.remote_digest))),
     cell("Actions", { class: "actions" },
       button("Update", () => actions.update([c.name])), startStop, remove));
+  line.container = c; // what a later change of this container is merged onto
+  return line;
 }
 
 /** A panel for one update run, above the list. */
