@@ -16,9 +16,13 @@ from typing import Any
 import pyotp
 import pytest
 from conftest import CHROMIUM_FLAGS, SERVE_HTTP, _free_port, start_serve, stop_serve
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from watchdocker.auth.tokens import TokenSigner
+
+# What a page shows after a serve call or an engine event: with the whole suite on 2 cores,
+# Playwright's 5 s default has run out before a page that was right (a behaviour, not a bound).
+expect.set_options(timeout=20_000)
 
 USER = "admin"
 # Where the screenshots are copied too, when set (they stay in the test's folder anyway).

@@ -59,7 +59,8 @@ def test_a_scan_saves_its_result_and_counts(
     assert (statuses[fine], statuses[down]) == ("up_to_date", "error")
     totals = read_totals(state)
     assert totals.scans == {"errors": 1}
-    assert totals.registry_errors == {down_registry: 1}
+    # Other tests of this run may have failing containers of their own on other registries.
+    assert totals.registry_errors[down_registry] == 1
     assert totals.registry_requests[tb.OPEN] >= 2  # /v2/ and the manifest's HEAD
     assert totals.scan_durations.count == 1 and totals.scan_durations.seconds > 0
 
