@@ -109,6 +109,9 @@ def watched_page(context: BrowserContext, problems: list[str]) -> Page:
 def start_session(page: Page, base: str, console: Console) -> None:
     """A full token as a login gives one (the login itself is test_console's), in the tab."""
     page.goto(base + "/")
+    # A tab a module shares may still hold an earlier test's session: end it first.
+    page.evaluate("sessionStorage.clear()")
+    page.reload()
     # The console is up (its login page) before the token is set: a navigation that follows
     # is then a hash change it routes, not one racing its start.
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
