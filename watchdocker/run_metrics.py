@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from watchdocker.auth.secret_file import write_private
-from watchdocker.state_lock import exclusive
+from watchdocker.state_lock import change_model, read_model
 
 ScanResult = str  # "ok", "errors" (some container's status is an error), "failed" (no result)
 
@@ -46,18 +45,16 @@ def _path(state_dir: Path) -> Path:
 
 
 def read_totals(state_dir: Path) -> RunTotals:
-    try:
-        return RunTotals.model_validate_json(_path(state_dir).read_bytes())
-    except (OSError, ValidationError):
-        return RunTotals()
+    return read_model(_path(state_dir), RunTotals) or RunTotals()
 
 
 def _fold(state_dir: Path, change: Callable[[RunTotals], None]) -> None:
-    path = _path(state_dir)
-    with exclusive(path.parent / ".lock"):
-        totals = read_totals(state_dir)
+    def folded(before: RunTotals | None) -> RunTotals:
+        totals = before or RunTotals()
         change(totals)
-        write_private(path, totals.model_dump_json())
+        return totals
+
+    change_model(_path(state_dir), RunTotals, folded)
 
 
 def scan_result(statuses: Iterable[str]) -> ScanResult:

@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from watchdocker.auth.secret_file import write_private
-from watchdocker.state_lock import exclusive
+from watchdocker.state_lock import change_model, read_model
 
 KEPT = 200  # the newest outcomes kept: a reader that looks every second misses none
 STREAMED_RESULTS = ("updated", "rolled_back")  # what the status stream tells
@@ -35,24 +34,23 @@ def outcomes_path(state_dir: Path) -> Path:
 
 
 def read_outcomes(state_dir: Path) -> Outcomes:
-    try:
-        return Outcomes.model_validate_json(outcomes_path(state_dir).read_bytes())
-    except (OSError, ValidationError):
-        return Outcomes()
+    return read_model(outcomes_path(state_dir), Outcomes) or Outcomes()
 
 
 def record_outcomes(state_dir: Path, results: Iterable[tuple[str, str, str]], when: float) -> None:
     """Appends each (container name, result, reason) of one run."""
-    path = outcomes_path(state_dir)
-    with exclusive(path.parent / ".lock"):
-        kept = read_outcomes(state_dir)
+
+    def append(before: Outcomes | None) -> Outcomes:
+        kept = before or Outcomes()
         for name, result, reason in results:
             kept.seq += 1
             kept.outcomes.append(
                 Outcome(seq=kept.seq, at=when, name=name, result=result, reason=reason)
             )
         kept.outcomes = kept.outcomes[-KEPT:]
-        write_private(path, kept.model_dump_json())
+        return kept
+
+    change_model(outcomes_path(state_dir), Outcomes, append)
 
 
 def streamed_since(kept: Outcomes, seq: int) -> list[Outcome]:

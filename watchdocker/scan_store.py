@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from watchdocker.auth.secret_file import write_private
 from watchdocker.container_status import ContainerStatus, ScanReport
-from watchdocker.state_lock import exclusive
+from watchdocker.state_lock import change_model, read_model
 
 
 class SavedScan(BaseModel):
@@ -31,10 +30,7 @@ def scan_path(state_dir: Path, engine_id: str) -> Path:
 def load_scan(state_dir: Path, engine_id: str) -> SavedScan | None:
     """The saved result, None when there is none yet (or it cannot be read: a scan rewrites
     it)."""
-    try:
-        return SavedScan.model_validate_json(scan_path(state_dir, engine_id).read_bytes())
-    except (OSError, ValidationError):
-        return None
+    return read_model(scan_path(state_dir, engine_id), SavedScan)
 
 
 def merged_scan(
@@ -62,10 +58,11 @@ def save_scan(
     names: Collection[str] | None = None,
 ) -> None:
     """Atomically: a reader sees the previous result or this one, never a half-written file."""
-    path = scan_path(state_dir, engine_id)
-    with exclusive(_folder(state_dir) / ".lock"):
-        saved = merged_scan(load_scan(state_dir, engine_id), engine_id, report, when, names)
-        write_private(path, saved.model_dump_json())
+    change_model(
+        scan_path(state_dir, engine_id),
+        SavedScan,
+        lambda before: merged_scan(before, engine_id, report, when, names),
+    )
 
 
 def newly_available(before: SavedScan | None, after: SavedScan) -> list[ContainerStatus]:

@@ -1,15 +1,21 @@
-"""An exclusive lock on a file under the state directory, held for a read-modify-write that
-processes share (the flows of the Runner's subprocesses, serve's API, the CLI)."""
+"""A JSON file under the state directory that processes share (the flows of the Runner's
+subprocesses, serve's API, the CLI): read without a lock (it is replaced atomically), changed
+under an exclusive lock held for the read-modify-write."""
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from watchdocker.auth.secret_file import private_folder
+from pydantic import BaseModel, ValidationError
+
+from watchdocker.auth.secret_file import private_folder, write_private
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @contextmanager
@@ -22,3 +28,19 @@ def exclusive(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def read_model(path: Path, model: type[Model]) -> Model | None:
+    """The file's content, None when it is missing or cannot be read (the next change
+    rewrites it)."""
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def change_model(path: Path, model: type[Model], change: Callable[[Model | None], Model]) -> None:
+    """Replaces the file with `change` of what it holds, under the lock of its folder: a
+    writer in another process waits, a reader sees the old content or the new, whole."""
+    with exclusive(path.parent / ".lock"):
+        write_private(path, change(read_model(path, model)).model_dump_json())
