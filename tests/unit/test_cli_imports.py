@@ -1,6 +1,6 @@
 """The command line starts light: a thin client of serve must not pay for the Docker SDK,
-Prefect or a JWT library before it knows it needs them (each costs tens of milliseconds to
-seconds at every command)."""
+Prefect, a JWT library, an HTTP client library, QR codes or rich tables before it knows it
+needs them (each costs tens of milliseconds to seconds at every command)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("docker", "prefect", "jwt", "requests")
+HEAVY = ("docker", "prefect", "jwt", "requests", "httpx", "segno", "rich")
 
 
 def test_the_command_line_imports_no_heavy_library_at_start() -> None:

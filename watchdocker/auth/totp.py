@@ -13,9 +13,12 @@ import hmac
 import io
 import re
 import time
+from typing import TYPE_CHECKING
 
 import pyotp
-import segno
+
+if TYPE_CHECKING:
+    import segno
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -77,19 +80,25 @@ def provisioning_uri(secret: str, approver: str, issuer: str = "watch-docker") -
     return _totp(secret).provisioning_uri(name=approver, issuer_name=issuer)
 
 
+def _qr(uri: str) -> segno.QRCode:
+    import segno  # here: every command reads the config, which uses this module's rules
+
+    return segno.make(uri, micro=False)
+
+
 def qr_text(uri: str) -> str:
     """`uri` as a QR code drawn with Unicode half blocks (two modules a character cell, so it
     fits an 80-column terminal), quiet zone included. segno draws the light modules in the
     text colour: right on a dark terminal, inverted on a light one, which not every scanner
     app reads - so callers show the secret for typing in as well."""
     out = io.StringIO()
-    segno.make(uri, micro=False).terminal(out=out, compact=True)
+    _qr(uri).terminal(out=out, compact=True)
     return out.getvalue()
 
 
 def qr_png_data_uri(uri: str) -> str:
     """`uri` as a QR code in a `data:image/png;base64,...` URL, for a web page's <img>."""
-    return segno.make(uri, micro=False).png_data_uri(scale=5)
+    return _qr(uri).png_data_uri(scale=5)
 
 
 def _normalise_code(code: str) -> str | None:

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from watchdocker.cli.compose import compose_app
 from watchdocker.cli.options import ConfigOption, JsonOption, VerboseOption
@@ -309,12 +307,9 @@ def approvals(config: ConfigOption = None, json_output: JsonOption = False) -> N
     if json_output:
         print(json.dumps({"approvals": [p.model_dump() for p in pending]}, indent=2))
         return
-    table = Table(title="waiting for approval")
-    for column in ("FLOW RUN", "NAME", "CONTAINERS", "WAITING"):
-        table.add_column(column, overflow="fold")
-    for p in pending:
-        table.add_row(p.flow_run_id, p.name, ", ".join(p.containers), f"{p.waiting_seconds}s")
-    Console().print(table)
+    from watchdocker.cli.tables import print_approvals
+
+    print_approvals(pending)
 
 
 @app.command()

@@ -1,10 +1,12 @@
-"""The CLI's tables of `report_rows`: rich columns for a terminal, whatever its width; plain
-tab-separated lines when stdout is a pipe or a file, so that no cell is ever wrapped."""
+"""The CLI's tables (of `report_rows`, compose projects, approvals): rich columns for a
+terminal, whatever its width; plain tab-separated lines when stdout is a pipe or a file, so
+that no cell is ever wrapped."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -13,6 +15,9 @@ from rich.text import Text
 
 from watchdocker.report_rows import Row, plain_lines
 from watchdocker.stacks.projects import Stack
+
+if TYPE_CHECKING:
+    from watchdocker.deployments.approvals import PendingApproval
 
 STYLE = {
     "update_available": "bold yellow",
@@ -74,16 +79,33 @@ def _services(stack: Stack) -> str:
 
 def print_stacks(stacks: Sequence[Stack]) -> None:
     """Compose projects: name, status, services with their containers' states, folder."""
-    columns = ("NAME", "STATUS", "SERVICES", "FOLDER")
     rows = [(s.name, s.status, _services(s), s.folder or "") for s in stacks]
+    _print_cells("compose projects", ("NAME", "STATUS", "SERVICES", "FOLDER"), rows)
+
+
+def print_approvals(pending: Sequence[PendingApproval]) -> None:
+    """The update runs waiting for an approver."""
+    rows = [
+        (p.flow_run_id, p.name, ", ".join(p.containers), f"{p.waiting_seconds}s") for p in pending
+    ]
+    _print_cells("waiting for approval", ("FLOW RUN", "NAME", "CONTAINERS", "WAITING"), rows)
+
+
+def _print_cells(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Tab-separated lines when piped (an empty cell as `-`); else a table, its STATUS coloured."""
     if not sys.stdout.isatty():
         print("\t".join(columns))
         for row in rows:
             print("\t".join(cell or "-" for cell in row))
         return
-    table = Table(title="compose projects", box=box.SIMPLE_HEAD, pad_edge=False, highlight=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, highlight=False)
     for column in columns:
         table.add_column(column, no_wrap=column == "STATUS", overflow="fold")
-    for name, status, services, folder in rows:
-        table.add_row(Text(name), Text(status, style=STYLE[status]), Text(services), Text(folder))
+    for row in rows:
+        table.add_row(
+            *(
+                Text(cell, style=STYLE.get(cell, "") if column == "STATUS" else "")
+                for column, cell in zip(columns, row, strict=True)
+            )
+        )
     Console().print(table)

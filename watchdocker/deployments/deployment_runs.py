@@ -18,13 +18,14 @@ from typing import Any
 from uuid import UUID
 
 import certifi
+import httpx
+import prefect.flow_engine
 from prefect import Flow
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.objects import State, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.context import SettingsContext, SyncClientContext, get_settings_context
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
-from prefect.flow_engine import run_flow
 from prefect.settings import (
     PREFECT_API_SSL_CERT_FILE,
     PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
@@ -108,6 +109,21 @@ def _without_heartbeat() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _no_suspension_watch(
+    flow_run_id: UUID, suspension_request: Any, polling_interval: float = 10
+) -> Iterator[None]:
+    yield
+
+
+def _without_suspension_watch() -> None:
+    """Prefect watches every run of a deployment it executes for a suspension asked from
+    elsewhere: a thread, its event loop and an events websocket per run, whose start and stop
+    took a quarter of a scan run here (~0.2 s). A run in serve's process lasts seconds and is
+    never suspended: its state proposals would be refused anyway if one were asked."""
+    prefect.flow_engine.observe_flow_run_suspension = _no_suspension_watch
+
+
 def start_run(deployment: str, parameters: dict[str, Any]) -> UUID:
     """A run of `deployment` (`flow/deployment`), queued for serve's Runner; its id."""
     run = run_deployment(deployment, parameters=parameters, timeout=0)
@@ -116,17 +132,38 @@ def start_run(deployment: str, parameters: dict[str, Any]) -> UUID:
     return run.id  # type: ignore[union-attr]
 
 
+_deployment_ids: dict[str, UUID] = {}  # by name, as last read
+
+
+def pending_run_of(
+    client: SyncPrefectClient, deployment: str, parameters: dict[str, Any]
+) -> FlowRun:
+    """A new Pending run of `deployment`. Its id is read once (a round trip of the Prefect API
+    per run otherwise), and again when the deployment was made anew since."""
+    known = _deployment_ids.get(deployment)
+    if known is not None:
+        try:
+            return client.create_flow_run_from_deployment(
+                known, parameters=parameters, state=Pending()
+            )
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != httpx.codes.NOT_FOUND:
+                raise
+    found = _deployment_ids[deployment] = client.read_deployment_by_name(deployment).id
+    return client.create_flow_run_from_deployment(found, parameters=parameters, state=Pending())
+
+
 def run_here(deployment: str, flow: Flow[..., Any], parameters: dict[str, Any]) -> RunEnd:
     """A run of `deployment` executed in this process (`flow` is its flow). Created Pending,
     which the Runner never takes (it takes Scheduled runs), with the deployment's parameters
     merged in by the server as for any run of it."""
     with prefect_client() as client:
-        found = client.read_deployment_by_name(deployment)
-        run = client.create_flow_run_from_deployment(
-            found.id, parameters=parameters, state=Pending()
-        )
+        run = pending_run_of(client, deployment, parameters)
+        _without_suspension_watch()
         with _without_heartbeat():
-            state = run_flow(flow, flow_run=run, parameters=run.parameters, return_type="state")
+            state = prefect.flow_engine.run_flow(
+                flow, flow_run=run, parameters=run.parameters, return_type="state"
+            )
     if not isinstance(state, State) or not state.is_completed():
         reason = state.message if isinstance(state, State) else None
         return RunEnd(run_id=run.id, problem=f"the run failed: {reason or 'no result'}")
