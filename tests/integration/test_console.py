@@ -387,6 +387,29 @@ def test_2fa_is_disabled_with_a_passkey_without_to_json(
     console.screenshot(page, "15-settings-2fa-disabled")
 
 
+def test_the_api_docs_render_from_serve_alone(browser: Browser, console: Console):
+    # Swagger UI 5 reads the OpenAPI 3.1 FastAPI writes; its files come from serve, as a
+    # host without internet access sees them.
+    context = browser.new_context(viewport=WIDE)
+    page = watched_page(context, PROBLEMS)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    try:
+        page.goto(console.http + "/docs")
+        expect(page.get_by_role("heading", name=re.compile("^watch-docker"))).to_be_visible()
+        operation = page.locator(".opblock-summary-path", has_text="/api/v1/auth/login")
+        expect(operation).to_be_visible()
+        expect(
+            page.locator(".opblock-summary-path", has_text="/api/containers").first
+        ).to_be_visible()
+        console.screenshot(page, "16-api-docs")
+    finally:
+        context.close()
+    elsewhere = [url for url in asked if not url.startswith(console.http + "/")]
+    assert elsewhere == [], elsewhere
+    assert any(url.endswith("/swagger-ui-bundle.js") for url in asked), asked
+
+
 def test_no_script_error_nor_policy_refusal_in_any_page():
     # Last: what every tab of this module met (an inline style or a script from elsewhere
     # would be refused by the Content-Security-Policy and logged).

@@ -1,8 +1,10 @@
-"""The FastAPI application of the API: its routes, error handlers and OpenAPI page (`/docs`)."""
+"""The FastAPI application of the API: its routes, error handlers and OpenAPI pages (`/docs`
+and `/redoc`, whose scripts come from the package: nothing is loaded from a CDN)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from watchdocker.api.authn import Authenticator
 from watchdocker.api.context import ApiContext
@@ -25,7 +27,7 @@ from watchdocker.web.console import mount_console
 
 
 def create_app(context: ApiContext) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="watch-docker",
         summary="Keep Docker containers on their newest images, safely.",
         version="0.1.0",
