@@ -3,8 +3,9 @@ process at a time."""
 
 from __future__ import annotations
 
-import multiprocessing
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -22,9 +23,25 @@ def _counted(before: Counter | None) -> Counter:
     return counter
 
 
-def _count_many(path: Path, times: int) -> None:
-    for _ in range(times):
-        change_model(path, Counter, _counted)
+# Processes of their own, as the CLI, serve and the Runner's flow runs are (a fork of a test
+# worker inherits whatever that worker's earlier tests left in it).
+COUNT_MANY = """
+import sys
+from pathlib import Path
+from pydantic import BaseModel
+from watchdocker.state_lock import change_model
+
+class Counter(BaseModel):
+    count: int = 0
+
+def counted(before):
+    counter = before or Counter()
+    counter.count += 1
+    return counter
+
+for _ in range(int(sys.argv[2])):
+    change_model(Path(sys.argv[1]), Counter, counted)
+"""
 
 
 def test_a_missing_or_garbled_file_reads_as_none(tmp_path: Path):
@@ -46,11 +63,9 @@ def test_a_change_starts_from_none_and_keeps_the_file_private(tmp_path: Path):
 
 def test_changes_from_processes_at_once_are_all_kept(tmp_path: Path):
     path = tmp_path / "counts" / "counter.json"
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_count_many, args=(path, 25)) for _ in range(4)]
+    command = [sys.executable, "-c", COUNT_MANY, str(path), "25"]
+    workers = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
     assert read_model(path, Counter) == Counter(count=100)
