@@ -223,12 +223,18 @@ def deployment_runs(api: str, name: str) -> list[dict]:
 def run_deployment(api: str, name: str, parameters: dict | None = None) -> str:
     """A flow run of the served deployment `name`, created through the REST API; its id."""
     deployment = deployments(api)[name]
-    run = api_request(
-        api,
-        "POST",
-        f"/deployments/{deployment['id']}/create_flow_run",
-        json={"parameters": parameters or {}},
-    )
+    # As Prefect's own client does: the local server answers 503 while its SQLite is busy.
+    for wait in (1, 2, 4, 8, 0):
+        run = api_request(
+            api,
+            "POST",
+            f"/deployments/{deployment['id']}/create_flow_run",
+            json={"parameters": parameters or {}},
+        )
+        if run.status_code != httpx.codes.SERVICE_UNAVAILABLE or not wait:
+            break
+        time.sleep(wait)
+    assert run.status_code == httpx.codes.CREATED, (run.status_code, run.text)
     return run.json()["id"]
 
 
