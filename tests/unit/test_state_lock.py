@@ -24,23 +24,18 @@ def _counted(before: Counter | None) -> Counter:
 
 
 # Processes of their own, as the CLI, serve and the Runner's flow runs are (a fork of a test
-# worker inherits whatever that worker's earlier tests left in it).
+# worker inherits whatever that worker's earlier tests left in it); they count with this
+# module's `Counter` and `_counted`.
 COUNT_MANY = """
 import sys
 from pathlib import Path
-from pydantic import BaseModel
+
+sys.path.insert(0, sys.argv[3])
+from test_state_lock import Counter, _counted
 from watchdocker.state_lock import change_model
 
-class Counter(BaseModel):
-    count: int = 0
-
-def counted(before):
-    counter = before or Counter()
-    counter.count += 1
-    return counter
-
 for _ in range(int(sys.argv[2])):
-    change_model(Path(sys.argv[1]), Counter, counted)
+    change_model(Path(sys.argv[1]), Counter, _counted)
 """
 
 
@@ -63,7 +58,8 @@ def test_a_change_starts_from_none_and_keeps_the_file_private(tmp_path: Path):
 
 def test_changes_from_processes_at_once_are_all_kept(tmp_path: Path):
     path = tmp_path / "counts" / "counter.json"
-    command = [sys.executable, "-c", COUNT_MANY, str(path), "25"]
+    here = str(Path(__file__).parent)
+    command = [sys.executable, "-c", COUNT_MANY, str(path), "25", here]
     workers = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     for worker in workers:
         _, err = worker.communicate(timeout=120)
