@@ -19,7 +19,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
+def _exclusive(path: Path) -> Iterator[None]:
     """Blocks until the lock on `path` is ours; a killed holder's lock goes with it."""
     private_folder(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -42,5 +42,5 @@ def read_model(path: Path, model: type[Model]) -> Model | None:
 def change_model(path: Path, model: type[Model], change: Callable[[Model | None], Model]) -> None:
     """Replaces the file with `change` of what it holds, under the lock of its folder: a
     writer in another process waits, a reader sees the old content or the new, whole."""
-    with exclusive(path.parent / ".lock"):
+    with _exclusive(path.parent / ".lock"):
         write_private(path, change(read_model(path, model)).model_dump_json())
