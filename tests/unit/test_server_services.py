@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from prefect.settings.models.server.root import ServerSettings
 from prefect.settings.models.server.services import ServerServicesSettings
 
 from watchdocker.deployments import embedded_server
@@ -18,19 +19,29 @@ from watchdocker.deployments.server_services import (
 
 
 @pytest.fixture
-def services(monkeypatch: pytest.MonkeyPatch) -> ServerServicesSettings:
+def services_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in lean_environment().items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def services(services_env: None) -> ServerServicesSettings:
     return ServerServicesSettings()
 
 
 def test_each_prefect_setting_changes_what_prefect_reads(monkeypatch):
-    default = ServerServicesSettings().model_dump()
+    default = ServerSettings().model_dump()
     for name, value in lean_environment().items():
         if name.startswith("PREFECT_"):
             with monkeypatch.context() as one:
                 one.setenv(name, value)
-                assert ServerServicesSettings().model_dump() != default, name
+                assert ServerSettings().model_dump() != default, name
+
+
+def test_the_server_imports_no_collection_to_register_their_blocks(services_env):
+    settings = ServerSettings()
+    assert not settings.register_blocks_on_start
+    assert not settings.memoize_block_auto_registration
 
 
 def test_unused_services_are_off_and_the_rest_look_less_often(services):

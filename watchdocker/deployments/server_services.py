@@ -35,6 +35,12 @@ def lean_environment() -> dict[str, str]:
         f"{SERVICES}LATE_RUNS_LOOP_SECONDS": "15",
         # Schedules new or changed deployments at once; the main loop (60 s) does the rest.
         f"{SERVICES}SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "10",
+        # Block types are registered by the code that uses them (serve registers watch-docker's,
+        # `serving.register_blocks`). Registering on start made the server import every installed
+        # collection to find theirs (prefect-docker's worker, docker, requests): 11 MB it kept.
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+        # The memo of that registration imports the collections too, to hash them.
+        "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
         # glibc gives each thread that allocates an arena of its own: the server's dozen
         # threads kept ~35 MB of freed memory that way.
         "MALLOC_ARENA_MAX": "2",
