@@ -4,6 +4,7 @@ be ignored without a word), and the services watch-docker relies on stay on."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -80,29 +81,90 @@ def _no_upgrade(*args: object, **kwargs: object) -> None:
     raise AssertionError("the migrations ran again")
 
 
-def test_migrations_are_skipped_when_this_version_ran_them(monkeypatch, tmp_path: Path):
-    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", raising=False)
-    (tmp_path / "prefect.db").write_bytes(b"")
-    (tmp_path / embedded_server.MIGRATED_FILE).write_text(embedded_server.version("prefect"))
+def test_migrations_are_skipped_when_this_version_ran_them(monkeypatch, home: Path):
+    (home / "prefect.db").write_bytes(b"")
+    (home / embedded_server.MIGRATED_FILE).write_text(embedded_server.version("prefect"))
     monkeypatch.setattr(embedded_server.subprocess, "run", _no_upgrade)
-    embedded_server.migrate_once(tmp_path)
+    embedded_server.migrate_once(home)
     assert os.environ["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] == "false"
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A Prefect home, with a cache of templates of its own (empty)."""
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
+
+
+def _template() -> Path:
+    return embedded_server.template_folder() / f"prefect-{embedded_server.version('prefect')}.db"
+
+
+def _upgrades(monkeypatch: pytest.MonkeyPatch, home: Path) -> list[list[str]]:
+    """The upgrade commands run, each writing the database as Prefect's would."""
+    commands: list[list[str]] = []
+
+    def upgrade(command: list[str], **kwargs: object) -> None:
+        commands.append(command)
+        (home / "prefect.db").write_bytes(b"migrated")
+
+    monkeypatch.setattr(embedded_server.subprocess, "run", upgrade)
+    return commands
 
 
 @pytest.mark.parametrize("state", ["no database", "no marker", "older version"])
-def test_migrations_run_first_for_a_new_database_or_version(monkeypatch, tmp_path: Path, state):
-    monkeypatch.delenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", raising=False)
+def test_migrations_run_first_for_a_new_database_or_version(monkeypatch, home: Path, state):
     if state != "no database":
-        (tmp_path / "prefect.db").write_bytes(b"")
+        (home / "prefect.db").write_bytes(b"")
     if state == "older version":
-        (tmp_path / embedded_server.MIGRATED_FILE).write_text("3.0.0\n")
-    commands: list[list[str]] = []
-    monkeypatch.setattr(embedded_server.subprocess, "run", lambda c, **k: commands.append(c))
-    embedded_server.migrate_once(tmp_path)
+        (home / embedded_server.MIGRATED_FILE).write_text("3.0.0\n")
+    commands = _upgrades(monkeypatch, home)
+    embedded_server.migrate_once(home)
     assert commands and commands[0][-4:] == ["server", "database", "upgrade", "-y"]
-    marker = (tmp_path / embedded_server.MIGRATED_FILE).read_text().strip()
+    marker = (home / embedded_server.MIGRATED_FILE).read_text().strip()
     assert marker == embedded_server.version("prefect")
     assert os.environ["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] == "false"
+    # Only a database that was new is kept as the template: never one holding someone's runs.
+    assert _template().exists() is (state == "no database")
+
+
+def test_the_first_new_database_becomes_the_template_of_the_next(monkeypatch, home: Path):
+    _upgrades(monkeypatch, home)
+    embedded_server.migrate_once(home)
+    template = _template()
+    assert template.read_bytes() == b"migrated"
+    assert stat.S_IMODE(template.stat().st_mode) == 0o600
+    assert stat.S_IMODE(template.parent.stat().st_mode) == 0o700
+
+    other = home.parent / "other"
+    other.mkdir()
+    monkeypatch.setattr(embedded_server.subprocess, "run", _no_upgrade)
+    embedded_server.migrate_once(other)
+    assert (other / "prefect.db").read_bytes() == b"migrated"
+    assert stat.S_IMODE((other / "prefect.db").stat().st_mode) == 0o600
+    marker = (other / embedded_server.MIGRATED_FILE).read_text().strip()
+    assert marker == embedded_server.version("prefect")
+    assert os.environ["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] == "false"
+
+
+@pytest.mark.parametrize("template", ["a link", "of another version", "a folder"])
+def test_a_template_that_is_not_this_version_s_file_is_not_used(monkeypatch, home, template):
+    folder = embedded_server.template_folder()
+    folder.mkdir(parents=True)
+    elsewhere = home.parent / "elsewhere.db"
+    elsewhere.write_bytes(b"someone's")
+    if template == "a link":
+        _template().symlink_to(elsewhere)
+    elif template == "a folder":
+        _template().mkdir()
+    else:
+        (folder / "prefect-3.0.0.db").write_bytes(b"old")
+    commands = _upgrades(monkeypatch, home)
+    embedded_server.migrate_once(home)
+    assert commands
+    assert (home / "prefect.db").read_bytes() == b"migrated"
 
 
 def test_a_database_the_user_named_is_migrated_by_prefect_on_start(monkeypatch, tmp_path: Path):
