@@ -14,7 +14,8 @@ scheduled scan has nothing to do):
 Each phase times the first answer of the API and the registration of the deployments, waits
 `--settle` seconds, then samples serve, the server guard and the Prefect server when they are
 processes of their own, and anything else in the tree (flow runs), from /proc every `--every`
-seconds for `--minutes`: CPU % of one core over the window and the mean RSS of each.
+seconds for `--minutes`: CPU % of one core over the window and the mean RSS of each, and
+the mean PSS of them all (shared pages counted once).
 Everything it created is removed on exit.
 """
 
@@ -87,13 +88,34 @@ class Figures:
     seconds: float = 0.0  # sampling window
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per role in the window
     rss: dict[str, list[int]] = field(default_factory=dict)  # samples per role
+    pss: dict[str, list[int]] = field(default_factory=dict)  # samples per role
 
     def percent(self, name: str) -> float:
         return 100 * self.cpu.get(name, 0.0) / self.seconds if self.seconds else 0.0
 
     def mean_rss(self, name: str) -> float:
-        samples = self.rss.get(name, [])
-        return sum(samples) / len(samples) if samples else 0.0
+        return _mean(self.rss.get(name, []))
+
+    def mean_pss(self, name: str) -> float:
+        return _mean(self.pss.get(name, []))
+
+
+def _mean(samples: list[int]) -> float:
+    return sum(samples) / len(samples) if samples else 0.0
+
+
+def pss_bytes(pid: int) -> int:
+    """The process's proportional set size: its pages, each shared one divided among the
+    processes that map it (the Python binary and libraries of serve and its server count once
+    between them, where RSS counts them in each)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _deployments(api: str, credential: str) -> int:
@@ -126,13 +148,16 @@ def _wait_ready(process: subprocess.Popen, api: str, home: Path, figures: Figure
 def _sample(serve: int, figures: Figures, cpu: dict[int, tuple[str, float]]) -> None:
     """RSS per role now; the latest CPU time of every process of the tree into `cpu`."""
     rss: dict[str, int] = {}
+    pss: dict[str, int] = {}
     for pid in descendants(serve):
         name = role(pid, serve)
         rss[name] = rss.get(name, 0) + rss_bytes(pid)
+        pss[name] = pss.get(name, 0) + pss_bytes(pid)
         if (seconds := cpu_seconds(pid)) is not None:
             cpu[pid] = (name, seconds)
-    for name, value in rss.items():
-        figures.rss.setdefault(name, []).append(value)
+    for samples, now in ((figures.rss, rss), (figures.pss, pss)):
+        for name, value in now.items():
+            samples.setdefault(name, []).append(value)
 
 
 def measure_phase(bench: Harness, label: str, environment: dict[str, str]) -> Figures:
@@ -213,6 +238,8 @@ def report(results: dict[str, Figures]) -> None:
         )
     rss_before, rss_after = (sum(f.mean_rss(n) for n in ROLES) / 1e6 for f in (before, after))
     rows.append(("RSS MB: all", rss_before, rss_after, "{:.0f}"))
+    pss_before, pss_after = (sum(f.mean_pss(n) for n in ROLES) / 1e6 for f in (before, after))
+    rows.append(("PSS MB: all", pss_before, pss_after, "{:.0f}"))
     for label, b, a, form in rows:
         print(f"{label:<28} {form.format(b):>10} {form.format(a):>10} {ratio(a, b):>13}")
 

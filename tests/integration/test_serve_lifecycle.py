@@ -41,7 +41,8 @@ class Serve:
             yaml.safe_dump(
                 {
                     "scan": {"interval": f"{INTERVAL}s"},
-                    "policy": {"onlyLabels": [tb.label_filter()]},
+                    # No container: runs are what is counted here.
+                    "policy": {"onlyLabels": [f"watchdocker.test.lifecycle={tb.RUN_ID}"]},
                 }
             )
         )

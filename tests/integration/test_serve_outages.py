@@ -31,7 +31,8 @@ def write_config(folder: Path, notify_port: int) -> Path:
             {
                 "scan": {"interval": "15s"},  # the scheduler has runs to insert
                 "notify": {"urls": [f"json://127.0.0.1:{notify_port}/hook"]},
-                "policy": {"onlyLabels": [tb.label_filter()]},
+                # No container: an outdated one that another test left would be notified too.
+                "policy": {"onlyLabels": [f"watchdocker.test.outages={tb.RUN_ID}"]},
             }
         )
     )
