@@ -21,7 +21,7 @@ from conftest import (
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 SCAN_INTERVAL = 10  # seconds, the shortest allowed
 # A slot of the interval, the Runner's 10 s poll and the scan itself, with room.

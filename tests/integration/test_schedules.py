@@ -17,7 +17,7 @@ from conftest import _free_port, deployment_runs, start_serve, stop_serve, wait_
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 SCAN_INTERVAL = 15  # seconds
 # Two interval runs, a cron minute, the Runner's poll and the auto-update's own work, with room.

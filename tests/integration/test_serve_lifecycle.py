@@ -26,7 +26,7 @@ from conftest import (
 import testbed as tb
 from watchdocker.missed_runs import MISSED_AFTER
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 INTERVAL = 10  # seconds: the shortest scan.interval there is
 PREFETCH = timedelta(seconds=10)  # the prefetch_seconds of Prefect's Runner

@@ -18,7 +18,7 @@ from conftest import _free_port, start_serve, stop_serve, wait_for
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 SCHEDULER_FAULT = Path(__file__).parent / "scheduler_fault"
 ENGINE_SOCKET = "/var/run/docker.sock"
