@@ -114,7 +114,16 @@ def start_session(page: Page, base: str, console: Console) -> None:
     page.reload()
     # The console is up (its login page) before the token is set: a navigation that follows
     # is then a hash change it routes, not one racing its start.
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    login = page.get_by_role("heading", name="Log in")
+    try:
+        expect(login).to_be_visible()
+    except AssertionError:
+        # Seen in 3 of 12 fresh-clone suite runs, under load: the page loaded, app.js never
+        # drew it, and no script error was recorded. Its cause is not found yet: it is said
+        # here, and one more reload must draw it.
+        print(f"the console did not draw its login page at {page.url}: reloading once")
+        page.reload()
+        expect(login).to_be_visible()
     token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
     page.evaluate(
         "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"
