@@ -27,11 +27,11 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_API_AUTH_STRING"] = api_credential(Path(_HOME))
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
-if not os.environ.get("PYTEST_XDIST_WORKER"):
+if not (_WORKER := os.environ.get("PYTEST_XDIST_WORKER", "")):
     # The cache of migrated databases (embedded_server) is this session's, not the user's;
     # its workers inherit it and share the template of the first server started.
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="watchdocker-tests-cache-")
-if _WORKER := os.environ.get("PYTEST_XDIST_WORKER", ""):
+else:
     # Each pytest-xdist worker its own state (journal, cache, locks), not the one the
     # controller's import of this file chose and the workers inherit; and its own run id
     # (tests/integration/testbed.py), or one worker's cleanup would remove another's containers.

@@ -65,15 +65,17 @@ def migrate_once(home: Path) -> None:
 def _copied(source: Path, target: Path) -> bool:
     """`source` copied to `target` (0600) through a temporary file, when `source` is a regular
     file of this user's (not a link someone left); False when there is none to copy."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         found = source.lstat()
         if not stat.S_ISREG(found.st_mode) or found.st_uid != os.getuid():
             return False
-        partial = target.with_name(f".{target.name}.{os.getpid()}")
         shutil.copyfile(source, partial)
         partial.chmod(0o600)
         os.replace(partial, target)
     except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)  # a copy cut short is not left behind
         return False
     return True
 
