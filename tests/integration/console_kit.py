@@ -92,38 +92,75 @@ def chromium_browser(chromium: str) -> Iterator[Browser]:
 
 
 def watched_page(context: BrowserContext, problems: list[str]) -> Page:
-    """A tab whose script errors and refusals by the page's policy go to `problems`."""
+    """A tab whose script errors, refusals by the page's policy and console files that did not
+    come go to `problems`."""
     page = context.new_page()
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+
+    def said(problem: str) -> None:
+        # Printed as well: a test that fails on a blank page shows why in its output.
+        print(f"problem in the tab at {page.url}: {problem}")
+        problems.append(f"{page.url}: {problem}")
+
+    page.on("pageerror", lambda error: said(str(error)))
     page.on(
         "console",
-        lambda message: (
-            problems.append(f"{page.url}: {message.text}")
-            if "Content Security Policy" in message.text
+        lambda message: said(message.text) if "Content Security Policy" in message.text else None,
+    )
+    # A console file that did not come (an error, a dropped connection) leaves its scripts
+    # unrun and the page blank without a script error: said too. A file cut short by the
+    # tab's next navigation (ERR_ABORTED) is not a problem.
+    page.on(
+        "requestfailed",
+        lambda request: (
+            said(f"{request.url} failed: {request.failure}")
+            if "ERR_ABORTED" not in (request.failure or "")
+            and request.resource_type in ("document", "script", "stylesheet")
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            said(f"{response.url} answered {response.status}")
+            if response.status >= 400
+            and response.request.resource_type in ("document", "script", "stylesheet")
             else None
         ),
     )
     return page
 
 
-def start_session(page: Page, base: str, console: Console) -> None:
-    """A full token as a login gives one (the login itself is test_console's), in the tab."""
+# What the tab fetched (each file, its HTTP status, how long it took): said when a page
+# stays blank, to tell a file that never came from a script that never ran.
+FETCHED = """() => performance.getEntriesByType('resource').map(
+  (e) => `${e.name} ${e.responseStatus} ${Math.round(e.duration)} ms`)"""
+
+
+def fresh_tab(page: Page, base: str) -> None:
+    """The tab on the console's login page without a session, nothing of an earlier page
+    left running: an earlier page's call still on its way could otherwise end a session set
+    after it, and the page would then show the login page without its message."""
     page.goto(base + "/")
-    # A tab a module shares may still hold an earlier test's session: end it first.
     page.evaluate("sessionStorage.clear()")
     page.reload()
-    # The console is up (its login page) before the token is set: a navigation that follows
-    # is then a hash change it routes, not one racing its start.
     login = page.get_by_role("heading", name="Log in")
     try:
         expect(login).to_be_visible()
     except AssertionError:
         # Seen in 3 of 12 fresh-clone suite runs, under load: the page loaded, app.js never
-        # drew it, and no script error was recorded. Its cause is not found yet: it is said
-        # here, and one more reload must draw it.
+        # drew it, and no script error was recorded. Its cause is not found yet: what the tab
+        # fetched is said here, and one more reload must draw it.
         print(f"the console did not draw its login page at {page.url}: reloading once")
+        print("\n".join(page.evaluate(FETCHED)))
         page.reload()
         expect(login).to_be_visible()
+
+
+def start_session(page: Page, base: str, console: Console) -> None:
+    """A full token as a login gives one (the login itself is test_console's), in the tab."""
+    # The console is up (its login page) before the token is set: a navigation that follows
+    # is then a hash change it routes, not one racing its start.
+    fresh_tab(page, base)
     token = TokenSigner(console.key()).full(USER, two_fa_verified=True)
     page.evaluate(
         "([user, token]) => { sessionStorage.setItem('watchdocker.user', user);"

@@ -22,6 +22,7 @@ from console_kit import (
     WIDE,
     Console,
     chromium_browser,
+    fresh_tab,
     serve_console,
     start_session,
     watched_page,
@@ -285,6 +286,7 @@ def test_a_bad_token_goes_back_to_the_login_page(page: Page, console: Console, k
         "garbage": "not-a-token",
         "expired": TokenSigner(console.key()).full(USER, two_fa_verified=True, now=past),
     }[kind]
+    fresh_tab(page, console.localhost)
     page.evaluate("t => sessionStorage.setItem('watchdocker.token', t)", token)
     page.goto(console.localhost + "/#/images")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()

@@ -21,6 +21,7 @@ from console_kit import (
     WIDE,
     Console,
     chromium_browser,
+    fresh_tab,
     serve_console,
     start_session,
     watched_page,
@@ -153,6 +154,7 @@ def test_a_session_that_expires_on_an_open_stream_goes_to_the_login_page(
     # A token that expires in half a minute (time for the page to load on a loaded machine):
     # the stream closes (1008), the console then finds the session refused over HTTP and goes
     # back to the login page.
+    fresh_tab(page, console.localhost)
     soon = time.time() - FULL_LIFETIME.total_seconds() + 30
     token = TokenSigner(console.key()).full(USER, two_fa_verified=True, now=soon)
     page.evaluate("t => sessionStorage.setItem('watchdocker.token', t)", token)
