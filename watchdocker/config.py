@@ -273,6 +273,11 @@ class UpdateConfig(_Section):
         "none", description="totp: every update run waits for an approver's code"
     )
     stable_seconds: Duration = Field(timedelta(seconds=10), alias="stableSeconds")
+    rollback_restart_window: Duration = Field(
+        timedelta(minutes=2),
+        alias="rollbackRestartWindow",
+        description="how long a rollback keeps trying to start the old container",
+    )
 
 
 class PolicyConfig(_Section):
@@ -500,6 +505,7 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "WATCH_UPDATE_CONCURRENCY": ("update", "concurrency"),
     "WATCH_UPDATE_HEALTH_TIMEOUT": ("update", "healthTimeout"),
     "WATCH_UPDATE_STABLE_SECONDS": ("update", "stableSeconds"),
+    "WATCH_UPDATE_ROLLBACK_RESTART_WINDOW": ("update", "rollbackRestartWindow"),
     "WATCH_POLICY_SKIP_LABELS": ("policy", "skipLabels"),
     "WATCH_POLICY_ONLY_LABELS": ("policy", "onlyLabels"),
     "WATCH_POLICY_EXCLUDE_LABELS": ("policy", "excludeLabels"),

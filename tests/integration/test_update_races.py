@@ -29,7 +29,6 @@ from test_update import (
 import testbed as tb
 from watchdocker.config import load_settings
 from watchdocker.update.journal import aside_name
-from watchdocker.update.updater import ROLLBACK_RESTART_WINDOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
 
@@ -160,14 +159,16 @@ def test_a_failed_rollback_is_recovered_by_the_next_scan(
     container = run_v1(ref, "down", "-p", f"127.0.0.1:{port}:8080")
     old_id = inspect(container)["Id"]
     url = f"json://127.0.0.1:{receiver.port}/hook"
-    cfg = write_config(scan={"cacheTTL": "0s"}, update=FAST, notify={"urls": [url]})
+    # The rollback gives up on the old container 20 s after its first try (default 2 min).
+    update = {**FAST, "rollbackRestartWindow": "20s"}
+    cfg = write_config(scan={"cacheTTL": "0s"}, update=update, notify={"urls": [url]})
 
     def start(pause: Path) -> subprocess.Popen:
         return cli_update_paused_at("renamed", container, cfg, pause)
 
     process, holder = hold_port_during_update(start, container, port, cfg, tmp_path / "pause")
     try:
-        out, err = process.communicate(timeout=ROLLBACK_RESTART_WINDOW + 90)
+        out, err = process.communicate(timeout=180)
     finally:
         holder.close()
     assert process.returncode == 1, err

@@ -352,6 +352,11 @@ ENV_SAMPLES: dict[str, tuple[str, str, Any]] = {
     "WATCH_UPDATE_CONCURRENCY": ("4", "update.concurrency", 4),
     "WATCH_UPDATE_HEALTH_TIMEOUT": ("2m", "update.health_timeout", timedelta(minutes=2)),
     "WATCH_UPDATE_STABLE_SECONDS": ("5s", "update.stable_seconds", timedelta(seconds=5)),
+    "WATCH_UPDATE_ROLLBACK_RESTART_WINDOW": (
+        "30s",
+        "update.rollback_restart_window",
+        timedelta(seconds=30),
+    ),
     "WATCH_NOTIFY_URLS": (
         "json://h/a, form://h/b",
         "notify.urls",

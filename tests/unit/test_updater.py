@@ -5,11 +5,12 @@ left: the old container back under its name and running, nothing aside, the jour
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import get_args
 
 import pytest
-from docker.errors import DockerException
+from docker.errors import APIError, DockerException
 from fake_engine import Behaviour, FakeEngine
 
 from watchdocker.update.journal import Journal, Step, aside_name
@@ -177,6 +178,32 @@ def test_a_failed_rollback_is_left_journalled_then_recovered(engine, journal):
     [recovered] = updater(engine, journal).recover()
     assert (recovered.name, recovered.outcome) == ("web", "rolled_back")
     assert roles(engine, old_id) == [("start", "OLD")]
+    assert_old_one_back(engine, journal, old_id)
+
+
+def test_a_rollback_retries_the_old_container_for_its_window_then_gives_up(engine, journal):
+    old_id, new_image = outdated(engine)
+    # The port stays taken: the new container does not start, nor does the old one, ever.
+    engine.fail("start", APIError("address already in use"), times=1000)
+    short = Updater(engine, journal, HEALTH, rollback_restart_window=1.2)  # type: ignore[arg-type]
+    started = time.monotonic()
+    result = short.replace("web", old_id, new_image, REF)
+    took = time.monotonic() - started
+    assert result.result == "failed" and "watch-docker recover" in result.reason
+    tries = [call for call in roles(engine, old_id) if call == ("start", "OLD")]
+    assert len(tries) >= 2  # retried (0.5 s, then 1 s apart), not given up at once
+    assert 1.2 <= took < 10  # the window set, not the default 2 minutes
+
+
+def test_a_rollback_starts_the_old_container_once_it_can(engine, journal):
+    old_id, new_image = outdated(engine)
+    # The new container's start and the old one's first two fail; the third try starts it.
+    engine.fail("start", APIError("address already in use"), times=3)
+    result = updater(engine, journal).replace("web", old_id, new_image, REF)
+    assert result.result == "rolled_back"
+    assert [call for call in roles(engine, old_id) if call[0] == "start"] == [
+        ("start", "NEW"), ("start", "OLD"), ("start", "OLD"), ("start", "OLD"),
+    ]  # fmt: skip
     assert_old_one_back(engine, journal, old_id)
 
 

@@ -74,6 +74,7 @@ def updater_for(
         health,
         remove_old=settings.update.remove_old_container,
         cleanup=settings.update.cleanup,
+        rollback_restart_window=settings.update.rollback_restart_window.total_seconds(),
         policy=settings.policy,
         on_step=on_step,
         compose=ComposeUpdater(engine.api, journal, lambda: ComposeCli.from_settings(settings))

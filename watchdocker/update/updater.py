@@ -35,11 +35,8 @@ from watchdocker.update.rollback import Action, Observed, orphan_entry, recovery
 HEALTH_TIMEOUT_LABEL = "watchdocker.health-timeout"
 STABLE_SECONDS_LABEL = "watchdocker.stable-seconds"
 _POLL = 0.1  # the health wait returns at most this long after the engine says healthy
-# Giving the service back matters more than speed: starting the old container again during a
-# rollback is retried with backoff for this long (a port or device another process holds may be
-# free a while later). Recovery, which runs before every flow, gives up sooner and tries again
-# at the next run.
-ROLLBACK_RESTART_WINDOW = 120.0
+# Recovery, which runs before every flow, gives up on starting an old container sooner than a
+# rollback (update.rollbackRestartWindow) and tries again at the next run.
 RECOVERY_RESTART_WINDOW = 10.0
 
 Result = Literal["updated", "rolled_back", "failed", "skipped"]
@@ -140,6 +137,7 @@ class Updater:
         policy: PolicyConfig | None = None,
         on_step: StepHook | None = None,
         compose: ComposeUpdater | None = None,
+        rollback_restart_window: float = 120.0,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -154,6 +152,10 @@ class Updater:
         # Containers of a compose project whose files are there are updated through compose
         # (update.allowComposeUpdate lets the plan include them); without, by the recreate.
         self.compose = compose
+        # Giving the service back matters more than speed: starting the old container again
+        # during a rollback is retried with backoff for this long (a port or device another
+        # process holds may be free a while later).
+        self.rollback_restart_window = rollback_restart_window
 
     def replace(
         self,
@@ -281,7 +283,7 @@ class Updater:
 
             def undo() -> None:
                 plan = rollback_plan(failed, self._observe(failed))
-                self._execute(plan, restart_window=ROLLBACK_RESTART_WINDOW)
+                self._execute(plan, restart_window=self.rollback_restart_window)
 
             return self._rolled_back(result, failed, exc, undo)
         entry = self._step(entry, "healthy")
