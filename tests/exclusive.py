@@ -6,7 +6,8 @@ A readers-writer lock across the workers (flock on files of this run): each test
 shared, an exclusive test holds it alone; a module's exclusive tests hold it from their first
 to their last, since its fixtures (a served schedule) live that long. A turnstile lets a
 waiting exclusive test in before more shared ones start. Exclusive tests are collected first,
-so that the workers run them while there is no long shared test to wait for."""
+so that the workers run them while there is no long shared test to wait for; then the modules
+marked `long`, so that none of them is handed out last and ends the run alone."""
 
 from __future__ import annotations
 
@@ -67,9 +68,10 @@ def _flock(file: IO[str], operation: int) -> None:
     fcntl.flock(file.fileno(), operation)
 
 
-def exclusive_first(items: list[pytest.Item]) -> None:
-    """Stable: modules stay whole and in order within each kind."""
-    items.sort(key=lambda item: not is_exclusive(item))
+def run_order(items: list[pytest.Item]) -> None:
+    """Exclusive tests, then long modules, then the rest. Stable: modules stay whole and in
+    order within each kind."""
+    items.sort(key=lambda item: (not is_exclusive(item), item.get_closest_marker("long") is None))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,6 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "exclusive: runs while no other test runs (pytest-xdist): it bounds how long something "
         "takes or counts requests in the test bed's shared logs",
+    )
+    config.addinivalue_line(
+        "markers",
+        "long: a module that takes minutes: handed out before the others (pytest-xdist), so "
+        "that it does not end the run alone",
     )
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
@@ -94,4 +101,4 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if hasattr(config, "workerinput"):
-        exclusive_first(items)
+        run_order(items)

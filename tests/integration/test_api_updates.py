@@ -34,7 +34,7 @@ from conftest import (
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # minutes: handed out first
 
 APPROVER = f"api-{tb.RUN_ID}"
 

@@ -20,7 +20,11 @@ from conftest import one_line, watch_docker, wrong_code
 import testbed as tb
 from watchdocker.update.plan import UpdateReport
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.long,  # minutes: handed out first
+    pytest.mark.usefixtures("remove_containers"),
+]
 
 SECRET = pyotp.random_base32(32)
 

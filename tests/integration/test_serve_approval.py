@@ -25,7 +25,7 @@ from conftest import (
 import testbed as tb
 from watchdocker.blocks.totp import lockout_variable_name
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # minutes: handed out first
 
 
 def test_a_waiting_approval_survives_a_restart_of_serve(tmp_path: Path):

@@ -22,7 +22,11 @@ import testbed as tb
 from watchdocker.config import load_settings
 from watchdocker.update.journal import Step
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.long,  # minutes: handed out first
+    pytest.mark.usefixtures("remove_containers"),
+]
 
 FAST = {"stableSeconds": "1s", "healthTimeout": "20s"}
 

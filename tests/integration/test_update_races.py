@@ -30,7 +30,11 @@ import testbed as tb
 from watchdocker.config import load_settings
 from watchdocker.update.journal import aside_name
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("remove_containers")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.long,  # minutes: handed out first
+    pytest.mark.usefixtures("remove_containers"),
+]
 
 
 @pytest.fixture

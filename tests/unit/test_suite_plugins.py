@@ -112,3 +112,15 @@ def test_a_long_test_is_named_while_it_runs(tmp_path: Path, workers: list[str]) 
     assert "still running: test_slow.py::test_slow (1 s)" in said, ran.stdout
     assert "still running: test_slow.py::test_slow (2 s)" in said, ran.stdout
     assert not [line for line in said if "test_quick" in line]
+
+
+def test_exclusive_tests_come_first_then_long_modules(tmp_path: Path) -> None:
+    for name, mark in (("a", None), ("b", "long"), ("c", "exclusive"), ("d", None)):
+        marked = f"pytestmark = pytest.mark.{mark}" if mark else ""
+        write_tests(
+            tmp_path, f"test_{name}.py", f"{marked}\ndef test_it():\n    record('{name}', 0)\n"
+        )
+    ran = run_pytest(tmp_path, "-n", "1", "--dist", "loadfile", "--no-loadscope-reorder")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    order = [line.split()[0] for line in (tmp_path / "intervals.log").read_text().splitlines()]
+    assert order == ["c", "b", "a", "d"]
