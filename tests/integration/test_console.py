@@ -27,13 +27,13 @@ from console_kit import (
     start_session,
     watched_page,
 )
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 import testbed as tb
 from watchdocker.api.codes import Code
 from watchdocker.auth.tokens import TokenSigner
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # minutes: handed out first
 
 PASSWORD = f"pw-{tb.RUN_ID}-console"
 LOGIN_TRIES = 8  # the waits between failed logins grow 1 s, 2 s, 4 s...
@@ -231,6 +231,68 @@ def test_settings_show_the_second_factor(page: Page, console: Console):
     expect(fact(page, "Authenticator app (TOTP)")).to_have_text("set up")
     expect(page.get_by_role("button", name="Disable 2FA")).to_be_visible()
     console.screenshot(page, "08-settings")
+
+
+def test_a_console_file_that_did_not_come_loads_the_page_again(browser: Browser, console):
+    # Chromium drops the requests under way when the host's network interfaces change, as
+    # Docker's do for each container started or stopped: here the first request for one of
+    # the modules app.js imports is dropped.
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    asked: list[str] = []
+
+    def drop_the_first(route: Route) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/static/js/stacks.js", drop_the_first)
+    page.goto(console.localhost + "/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert len(asked) == 2, asked
+    context.close()
+
+
+def test_a_read_whose_request_was_dropped_is_asked_again(browser: Browser, console: Console):
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    start_session(page, console.localhost, console)
+    asked: list[str] = []
+
+    def drop_the_first(route: Route) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/2fa/status", drop_the_first)
+    page.goto(console.localhost + "/#/settings")
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    expect(fact(page, "Second factor at login")).to_have_text("required")
+    assert len(asked) == 2, asked
+    context.close()
+
+
+def test_a_console_whose_files_never_come_says_so(browser: Browser, console: Console):
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    asked: list[str] = []
+
+    def refuse(route: Route) -> None:
+        asked.append(route.request.url)
+        route.abort("connectionrefused")
+
+    page.route("**/static/js/dom.js", refuse)
+    page.goto(console.localhost + "/")
+    expect(page.get_by_role("main")).to_contain_text(
+        "The console's files did not load: is serve running?"
+    )
+    page.wait_for_timeout(2000)  # no further reload comes
+    assert len(asked) == 4, asked  # the first load and three more
+    context.close()
 
 
 def test_a_narrow_dark_window_has_no_sideways_scroll(

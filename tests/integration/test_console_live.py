@@ -32,7 +32,7 @@ import testbed as tb
 from watchdocker.api.codes import Code
 from watchdocker.auth.tokens import FULL_LIFETIME, TokenSigner
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # minutes: handed out first
 
 CONFIG = f"scan:\n  interval: 2h\npolicy:\n  onlyLabels: ['{tb.label_filter()}']\n"
 PROBLEMS: list[str] = []  # script errors and refusals by the page's policy, in any tab

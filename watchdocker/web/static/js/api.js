@@ -34,6 +34,8 @@ export const Codes = {
   TOO_MANY_ATTEMPTS: 42901,
 };
 
+const NO_ANSWER = "serve does not answer: is it running?";
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body.msg || `HTTP ${status}`);
@@ -66,15 +68,24 @@ export async function call(method, path, { body, token = session.token } = {}) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  const send = () => fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   let response;
   try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await send();
   } catch {
-    throw new ApiError(0, { msg: "serve does not answer: is it running?" });
+    // A read is asked once more: the browser drops requests under way when the host's network
+    // interfaces change (boot.js), as Docker's do for each container started or stopped.
+    if (method !== "GET") throw new ApiError(0, { msg: NO_ANSWER });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    try {
+      response = await send();
+    } catch {
+      throw new ApiError(0, { msg: NO_ANSWER });
+    }
   }
   let answer;
   try {
