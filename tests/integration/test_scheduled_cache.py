@@ -21,7 +21,8 @@ from conftest import (
 
 import testbed as tb
 
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 SCAN_INTERVAL = 10  # seconds, the shortest allowed
 # A slot of the interval, the Runner's 10 s poll and the scan itself, with room.

@@ -17,7 +17,8 @@ from conftest import _free_port, deployment_runs, start_serve, stop_serve, wait_
 
 import testbed as tb
 
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 SCAN_INTERVAL = 15  # seconds
 # Two interval runs, a cron minute, the Runner's poll and the auto-update's own work, with room.

@@ -26,7 +26,8 @@ from conftest import (
 import testbed as tb
 from watchdocker.missed_runs import MISSED_AFTER
 
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 INTERVAL = 10  # seconds: the shortest scan.interval there is
 PREFETCH = timedelta(seconds=10)  # the prefetch_seconds of Prefect's Runner

@@ -18,7 +18,8 @@ from conftest import _free_port, start_serve, stop_serve, wait_for
 
 import testbed as tb
 
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 SCHEDULER_FAULT = Path(__file__).parent / "scheduler_fault"
 ENGINE_SOCKET = "/var/run/docker.sock"
