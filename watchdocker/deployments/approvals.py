@@ -22,7 +22,12 @@ from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from pydantic import BaseModel
 
-from watchdocker.flows.approval import ANSWERS_ARTIFACT, PLAN_ARTIFACT, is_waiting_for_approval
+from watchdocker.flows.approval import (
+    ANSWERS_ARTIFACT,
+    PLAN_ARTIFACT,
+    is_waiting_for_approval,
+    verdict_settled,
+)
 
 # A suspended run starts again from the top once answered before it judges the code.
 ANSWER_WAIT_SECONDS = 180.0
@@ -107,8 +112,23 @@ def answer_approval(run_id: str, approver: str, code: str, reject: bool) -> dict
         while time.monotonic() < deadline:
             rows = _rows(client, flow_run_id, ANSWERS_ARTIFACT)
             if len(rows) > before:
+                # After a refused answer, the next one (a person types it at once) must find
+                # the run waiting again, not "not waiting for approval".
+                _wait_until_settled(client, flow_run_id, rows[-1].get("outcome", ""), deadline)
                 return rows[-1]
             time.sleep(0.5)
     raise NotWaiting(
         f"flow run {run_id} took the answer but gave no verdict within {ANSWER_WAIT_SECONDS:g}s"
     )
+
+
+def _wait_until_settled(
+    client: SyncPrefectClient, flow_run_id: UUID, outcome: str, deadline: float
+) -> None:
+    """Until the run is where its verdict leaves it (verdict_settled), or the deadline."""
+    while time.monotonic() < deadline:
+        state = client.read_flow_run(flow_run_id).state
+        key = state.state_details.pause_key if state else None
+        if verdict_settled(outcome, state.type if state else None, key):
+            return
+        time.sleep(0.25)

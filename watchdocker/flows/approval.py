@@ -12,7 +12,7 @@ from uuid import UUID
 from prefect import get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import TERMINAL_STATES, StateType
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
@@ -196,3 +196,12 @@ def request_approval(planned: list[PlannedUpdate], settings: Settings) -> Approv
 
 def is_waiting_for_approval(state_type: StateType | None, pause_key: str | None) -> bool:
     return state_type == StateType.PAUSED and (pause_key or "").startswith(PAUSE_KEY_PREFIX)
+
+
+def verdict_settled(outcome: str, state_type: StateType | None, pause_key: str | None) -> bool:
+    """Whether a run that gave a verdict is where the next answer finds it. A refused answer (a
+    wrong code, a locked approver) is written before the run pauses again for its next attempt,
+    or, after its last, ends."""
+    if outcome not in ("wrong_code", "locked"):
+        return True
+    return is_waiting_for_approval(state_type, pause_key) or state_type in TERMINAL_STATES
