@@ -17,8 +17,9 @@ from conftest import _free_port, deployment_runs, start_serve, stop_serve, wait_
 
 import testbed as tb
 
-# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
-pytestmark = [pytest.mark.integration, pytest.mark.long]
+# Alone: beside the other tests, on a machine they load, runs and notifications came later
+# than the schedule's bounds (suite runs).
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 SCAN_INTERVAL = 15  # seconds
 # Two interval runs, a cron minute, the Runner's poll and the auto-update's own work, with room.

@@ -26,8 +26,9 @@ from conftest import (
 import testbed as tb
 from watchdocker.missed_runs import MISSED_AFTER
 
-# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
-pytestmark = [pytest.mark.integration, pytest.mark.long]
+# Alone: beside the other tests, on a machine they load, runs and notifications came later
+# than the schedule's bounds (suite runs).
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 INTERVAL = 10  # seconds: the shortest scan.interval there is
 PREFETCH = timedelta(seconds=10)  # the prefetch_seconds of Prefect's Runner

@@ -18,8 +18,9 @@ from conftest import _free_port, start_serve, stop_serve, wait_for
 
 import testbed as tb
 
-# Minutes of waiting for schedules, with room for a loaded machine: beside the other tests.
-pytestmark = [pytest.mark.integration, pytest.mark.long]
+# Alone: beside the other tests, on a machine they load, runs and notifications came later
+# than the schedule's bounds (suite runs).
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 SCHEDULER_FAULT = Path(__file__).parent / "scheduler_fault"
 ENGINE_SOCKET = "/var/run/docker.sock"
