@@ -233,22 +233,29 @@ def test_settings_show_the_second_factor(page: Page, console: Console):
     console.screenshot(page, "08-settings")
 
 
-def test_a_console_file_that_did_not_come_loads_the_page_again(browser: Browser, console):
-    # Chromium drops the requests under way when the host's network interfaces change, as
-    # Docker's do for each container started or stopped: here the first request for one of
-    # the modules app.js imports is dropped.
-    context = browser.new_context(viewport=WIDE)
-    page = context.new_page()
+def drop_the_first(page: Page, pattern: str) -> list[str]:
+    """The tab's first request matching `pattern` dropped (a reset connection), the next ones
+    let through; returns the list the requests are added to as they come."""
     asked: list[str] = []
 
-    def drop_the_first(route: Route) -> None:
+    def handle(route: Route) -> None:
         asked.append(route.request.url)
         if len(asked) == 1:
             route.abort("connectionreset")
         else:
             route.continue_()
 
-    page.route("**/static/js/stacks.js", drop_the_first)
+    page.route(pattern, handle)
+    return asked
+
+
+def test_a_console_file_that_did_not_come_loads_the_page_again(browser: Browser, console: Console):
+    # Chromium drops the requests under way when the host's network interfaces change, as
+    # Docker's do for each container started or stopped: here the first request for one of
+    # the modules app.js imports is dropped.
+    context = browser.new_context(viewport=WIDE)
+    page = context.new_page()
+    asked = drop_the_first(page, "**/static/js/stacks.js")
     page.goto(console.localhost + "/")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     assert len(asked) == 2, asked
@@ -259,16 +266,7 @@ def test_a_read_whose_request_was_dropped_is_asked_again(browser: Browser, conso
     context = browser.new_context(viewport=WIDE)
     page = context.new_page()
     start_session(page, console.localhost, console)
-    asked: list[str] = []
-
-    def drop_the_first(route: Route) -> None:
-        asked.append(route.request.url)
-        if len(asked) == 1:
-            route.abort("connectionreset")
-        else:
-            route.continue_()
-
-    page.route("**/api/v1/2fa/status", drop_the_first)
+    asked = drop_the_first(page, "**/api/v1/2fa/status")
     page.goto(console.localhost + "/#/settings")
     expect(page.get_by_role("heading", name="Settings")).to_be_visible()
     expect(fact(page, "Second factor at login")).to_have_text("required")
