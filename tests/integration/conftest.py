@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ def _free_port() -> int:
 
 SERVE_HOMES: dict[str, Path] = {}  # the API of each `serve` start_serve ran -> its Prefect home
 SERVE_HTTP: dict[str, str] = {}  # the Prefect API of each `serve` start_serve ran -> its HTTP API
+SERVE_ERR_LOGS: dict[int, Path] = {}  # the pid of each `serve` start_serve ran -> its stderr
 
 
 def api_credential(api: str) -> str:
@@ -155,6 +157,7 @@ def start_serve(
         stderr=(folder / "err.log").open("a"),
         env=env,
     )
+    SERVE_ERR_LOGS[process.pid] = folder / "err.log"
     api = env.get("PREFECT_API_URL") or f"http://127.0.0.1:{port}/api"
     if "PREFECT_API_URL" not in env:
         SERVE_HOMES[api] = folder / "state" / "prefect"
@@ -168,9 +171,23 @@ def start_serve(
 
 
 def stop_serve(process: subprocess.Popen) -> int:
+    """SIGTERM, then its exit code. A stop longer than a minute is told as a warning with the
+    stacks of serve's threads then (`kill -USR1`), and waited for two more minutes."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-    return process.wait(60)
+    try:
+        return process.wait(60)
+    except subprocess.TimeoutExpired:
+        err_log = SERVE_ERR_LOGS[process.pid]
+        told = err_log.stat().st_size
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        with err_log.open("rb") as log:
+            log.seek(told)
+            stacks = log.read().decode(errors="replace")
+        code = process.wait(120)
+        warnings.warn(f"serve took over 60 s to stop; its threads then:\n{stacks}", stacklevel=2)
+        return code
 
 
 @pytest.fixture(scope="module")

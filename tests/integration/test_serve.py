@@ -4,6 +4,7 @@ the deployments with their schedules, a scan run triggered through the API, a cl
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -69,6 +70,20 @@ def test_a_triggered_scan_runs_and_publishes_its_table(served):
         assert container in str(table["data"]) and "up_to_date" in str(table["data"])
     finally:
         tb.docker_cli("rm", "-f", container, check=False)
+
+
+def test_sigusr1_prints_the_threads_and_serve_goes_on(served):
+    api, process = served
+    err_log = SERVE_HOMES[api].parents[1] / "err.log"
+    told = err_log.stat().st_size
+    process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while "Current thread" not in (said := err_log.read_bytes()[told:].decode()):
+        assert time.monotonic() < deadline, said
+        time.sleep(0.2)
+    assert 'File "' in said and "watchdocker" in said
+    assert process.poll() is None
+    assert httpx.get(f"{api}/health", timeout=10).status_code in {200, 401}
 
 
 def test_stops_cleanly_on_sigterm(served, tmp_path: Path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -295,26 +296,47 @@ def test_stats_of_a_running_container(served: Served, sleeper: str):
     run(check())
 
 
-def running_execs(container: str) -> list[str]:
-    """The exec sessions the engine still runs in `container`."""
+def exec_sessions(container: str) -> list[dict]:
+    """The engine's account of every exec session in `container`."""
     import docker
 
     client = docker.from_env()
     try:
         ids = client.api.inspect_container(container)["ExecIDs"] or []
-        return [i for i in ids if client.api.exec_inspect(i)["Running"]]
+        return [client.api.exec_inspect(i) for i in ids]
     finally:
         client.close()
 
 
-async def shell_round_trip(ws: Any) -> bytes:
-    await ws.send(json.dumps({"type": "resize", "cols": 101, "rows": 33}))
-    await ws.send("echo hi-$((40+2)); stty size\n")
+def running_execs(container: str) -> list[str]:
+    """The exec sessions the engine still runs in `container`."""
+    return [e["ID"] for e in exec_sessions(container) if e["Running"]]
+
+
+def exec_story(container: str) -> list[str]:
+    """What the engine says of each exec session: for a shell that ended."""
+    return [
+        f"{e['ProcessConfig']['arguments']} running={e['Running']} exit={e['ExitCode']}"
+        for e in exec_sessions(container)
+    ]
+
+
+async def shell_round_trip(ws: Any, container: str | None = None) -> bytes:
     output = b""
-    while b"33 101" not in output:
-        chunk = await asyncio.wait_for(ws.recv(), 30)
-        assert isinstance(chunk, bytes)
-        output += chunk
+    try:
+        await ws.send(json.dumps({"type": "resize", "cols": 101, "rows": 33}))
+        await ws.send("echo hi-$((40+2)); stty size\n")
+        while b"33 101" not in output:
+            chunk = await asyncio.wait_for(ws.recv(), 30)
+            assert isinstance(chunk, bytes)
+            output += chunk
+    except websockets.ConnectionClosed as closed:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:  # what came before the close
+                more = await ws.recv()
+                output += more if isinstance(more, bytes) else more.encode()
+        story = await asyncio.to_thread(exec_story, container) if container else []
+        raise AssertionError(f"{closed} after {output!r}; exec sessions: {story}") from closed
     return output
 
 
@@ -323,7 +345,7 @@ def test_a_shell_in_a_container(served: Served, sleeper: str):
         async with websockets.connect(
             served.url(f"/api/containers/{sleeper}/shell/ws", served.token)
         ) as ws:
-            output = await shell_round_trip(ws)
+            output = await shell_round_trip(ws, sleeper)
             assert b"hi-42" in output and b"watchdocker-pid" not in output
             await ws.send(b"sleep 1000\n")  # binary frames are keystrokes too
             await asyncio.sleep(0.5)
@@ -350,13 +372,15 @@ def test_the_host_shell_is_off_by_default(served: Served):
     run(check())
 
 
-def threads_of(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/task"))
+def threads_of(pid: int) -> set[int]:
+    """The ids of serve's threads: by id, not by count, as pooled threads of earlier requests
+    end whenever they have been idle long enough."""
+    return {int(task) for task in os.listdir(f"/proc/{pid}/task")}
 
 
 def children_of(pid: int) -> set[int]:
     found: set[int] = set()
-    for task in os.listdir(f"/proc/{pid}/task"):
+    for task in threads_of(pid):
         try:
             text = Path(f"/proc/{pid}/task/{task}/children").read_text()
         except FileNotFoundError:
@@ -365,21 +389,21 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def settle(pid: int, threads: int, children: set[int], timeout: float = 30) -> tuple[int, set[int]]:
-    """Waits (30 s: idle pooled threads of other requests end within 10 s) for serve's
-    thread count and child processes to come back to what they were."""
+def settle(pid: int, started: set[int], children: set[int], timeout: float = 30) -> set[int]:
+    """Waits (30 s: idle pooled threads end within 10 s) until none of the threads `started`
+    runs and serve has no child process but `children`; what is left of both."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = threads_of(pid), children_of(pid)
-        if now[0] <= threads and now[1] <= children:
-            return now
+    while True:
+        left = (threads_of(pid) & started) | (children_of(pid) - children)
+        if not left or time.monotonic() > deadline:
+            return left
         time.sleep(0.5)
-    return threads_of(pid), children_of(pid)
 
 
 def test_nothing_is_left_once_the_clients_are_gone(served: Served, sleeper: str):
     pid = served.process.pid
-    threads, children = threads_of(pid), children_of(pid)
+    before, children = threads_of(pid), children_of(pid)
+    started: set[int] = set()
 
     async def check() -> None:
         token = served.token
@@ -395,16 +419,16 @@ def test_nothing_is_left_once_the_clients_are_gone(served: Served, sleeper: str)
         ]
         await messages(opened[0], 1)
         await messages(opened[2], 2)
-        await shell_round_trip(opened[4])
-        assert threads_of(pid) > threads
+        await shell_round_trip(opened[4], sleeper)
+        started.update(threads_of(pid) - before)
+        assert started  # the sources and the shell run in threads
         opened[1].transport.abort()  # gone without a closing handshake
         opened[4].transport.abort()
         for ws in opened:
             await ws.close()
 
     run(check())
-    left_threads, left_children = settle(pid, threads, children)
-    assert left_threads <= threads and left_children <= children
+    assert settle(pid, started, children) == set()
     deadline = time.monotonic() + 20
     while running_execs(sleeper) and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -415,15 +439,15 @@ def test_a_half_open_client_is_dropped_by_the_keepalive(served: Served):
     # A client that vanished without a FIN (a laptop closed) looks like this one: the
     # connection stays open, and nothing answers serve's pings.
     pid = served.process.pid
-    threads = threads_of(pid)
+    before = threads_of(pid)
     silent = Stalled(served.url("/api/containers/ws", served.token))
     deadline = time.monotonic() + 10
-    while threads_of(pid) <= threads and time.monotonic() < deadline:
+    while not threads_of(pid) - before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert threads_of(pid) > threads  # the status source's threads run for it
+    started = threads_of(pid) - before
+    assert started  # the status source's threads run for it
     # uvicorn pings after 20 s and gives up 20 s later: the session ends, the source stops.
-    left_threads, _ = settle(pid, threads, children_of(pid), timeout=70)
-    assert left_threads <= threads
+    assert settle(pid, started, children_of(pid), timeout=70) == set()
     received, closed_by_serve = silent.rest()
     assert received.startswith(b"\x81") and closed_by_serve
 
@@ -472,13 +496,13 @@ def test_the_host_shell_when_on_and_serve_stopping_with_streams_open(tmp_path: P
                 output = await shell_round_trip(ws)
                 assert b"hi-42" in output
                 assert len(children_of(pid)) == len(children) + 1
-            assert settle(pid, 10**6, children)[1] <= children  # the shell's process is gone
+            assert settle(pid, set(), children) == set()  # the shell's process is gone
             # Streams still open when serve stops: it stops all the same, closing them.
             status = await websockets.connect(serve.url("/api/containers/ws", serve.token))
             shell = await websockets.connect(
                 serve.url(f"/api/containers/{sleeper}/shell/ws", serve.token)
             )
-            await shell_round_trip(shell)
+            await shell_round_trip(shell, sleeper)
             host = await websockets.connect(serve.url("/api/shell/ws", serve.token))
             await shell_round_trip(host)
             shells.update(children_of(pid) - children)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -376,6 +378,8 @@ def serve(config: ConfigOption = None) -> None:
     """The main job: serve the scan, update and auto-update deployments on their schedules,
     with a local Prefect server and UI unless PREFECT_API_URL names one. Ctrl-C stops it."""
     settings = settings_or_exit(config)
+    # `kill -USR1` prints every thread's stack to stderr: what a stop that hangs waits for.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     from watchdocker.deployments.prefect_env import (
         ServerUnavailable,
         prefect_api,
