@@ -139,11 +139,15 @@ def api_request(api: str, method: str, path: str, **kwargs: Any) -> httpx.Respon
     return httpx.request(method, f"{api}{path}", headers=api_auth(api), **kwargs)
 
 
+SERVING = "watch-docker: serving "  # the last line serve prints as it starts
+
+
 def start_serve(
-    folder: Path, config: Path, port: int, env: dict[str, str] | None = None
+    folder: Path, config: Path, port: int, env: dict[str, str] | None = None, until: str = SERVING
 ) -> tuple[str, subprocess.Popen]:
     """`watch-docker serve` with nothing but a config file (no PREFECT_API_URL, no server;
-    `env` adds to its environment), once its deployments are registered."""
+    `env` adds to its environment), once it printed `until`: by default once it serves, its
+    deployments registered and its API up."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"PREFECT_API_URL", "PREFECT_HOME"}},
         "WATCH_PREFECT_ADDR": f"127.0.0.1:{port}",
@@ -151,9 +155,11 @@ def start_serve(
         "WATCH_STATE_DIR": str(folder / "state"),
         **(env or {}),
     }
+    out_log = folder / "out.log"
+    told = out_log.stat().st_size if out_log.exists() else 0
     process = subprocess.Popen(
         [sys.executable, "-m", "watchdocker.cli.app", "serve", "--config", str(config)],
-        stdout=(folder / "out.log").open("a"),
+        stdout=out_log.open("a"),
         stderr=(folder / "err.log").open("a"),
         env=env,
     )
@@ -163,9 +169,9 @@ def start_serve(
         SERVE_HOMES[api] = folder / "state" / "prefect"
     SERVE_HTTP[api] = f"http://{env['WATCH_SERVER_ADDR']}"
     deadline = time.monotonic() + 120
-    while len(deployments(api)) < 2:
+    while until.encode() not in out_log.read_bytes()[told:]:
         assert process.poll() is None, (folder / "err.log").read_text()
-        assert time.monotonic() < deadline, "serve did not register its deployments"
+        assert time.monotonic() < deadline, f"serve did not print {until!r}"
         time.sleep(0.5)
     return api, process
 

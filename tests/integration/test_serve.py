@@ -11,11 +11,13 @@ import httpx
 import pytest
 from conftest import (
     SERVE_HOMES,
+    _free_port,
     api_request,
     deployments,
     finished_run,
     run_artifact,
     run_deployment,
+    start_serve,
 )
 
 import testbed as tb
@@ -92,3 +94,16 @@ def test_stops_cleanly_on_sigterm(served, tmp_path: Path):
     assert process.wait(60) == 0
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)
+
+
+def test_a_stop_while_serve_starts_ends_it_cleanly(tmp_path: Path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"policy:\n  onlyLabels: ['{tb.label_filter()}']\n")
+    # Printed once its Prefect server answers, before the deployments are registered.
+    api, process = start_serve(tmp_path, config, _free_port(), until="watch-docker: Prefect UI")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{api}/health", timeout=2)  # the server it started is stopped
+    assert not (tmp_path / "state" / "api" / "address").exists()
+    assert "Traceback" not in (tmp_path / "err.log").read_text()

@@ -377,9 +377,12 @@ def recover(config: ConfigOption = None) -> None:
 def serve(config: ConfigOption = None) -> None:
     """The main job: serve the scan, update and auto-update deployments on their schedules,
     with a local Prefect server and UI unless PREFECT_API_URL names one. Ctrl-C stops it."""
-    settings = settings_or_exit(config)
+    # A stop asked for while serve starts (before Prefect's runner takes SIGTERM over) ends it
+    # as cleanly as one asked for later: what it started is stopped on the way out.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     # `kill -USR1` prints every thread's stack to stderr: what a stop that hangs waits for.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    settings = settings_or_exit(config)
     from watchdocker.deployments.prefect_env import (
         ServerUnavailable,
         prefect_api,
@@ -418,6 +421,10 @@ def serve(config: ConfigOption = None) -> None:
             serve_deployments(settings, config_file, api_url, server_log, companions=[api])
     except ServerUnavailable as exc:
         raise fail(str(exc)) from None
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def _bind_api(settings: Settings) -> tuple[ListenAddress, socket.socket]:

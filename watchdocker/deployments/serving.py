@@ -156,28 +156,30 @@ def serve_deployments(
         scan.apply()
         run_deployment("scan/scan", timeout=0)  # queued now; the runner below picks it up
     watch = OutageWatch(settings, api_url, server_log)
-    watch.start()
     expired = ExpiredApprovals(settings)
-    expired.start()
+    started: list[Companion] = []
     # Prefect's runner stops from a signal handler without awaiting its coroutine: noise only.
     warnings.filterwarnings("ignore", message="coroutine 'Runner.astop' was never awaited")
-    # Prefect's `serve`, with watch-docker's hint in place of its banner. Schedules stay
-    # active when this serve stops: another serve on the same server may serve them (Prefect's
-    # default pauses them for everyone). Runs missed meanwhile are skipped above.
-    runner = Runner(pause_on_shutdown=False)
-    for deployment in deployments:
-        runner.add_deployment(deployment)  # registered with the server here
-    # Once the deployments are registered: the API runs and asks for runs of them.
-    for companion in companions:
-        companion.start()
-    # Printed once the deployments are registered, just before the Runner starts.
-    print("\n".join(serve_hint(specs, config_file)), flush=True)
     try:
+        watch.start()
+        expired.start()
+        # Prefect's `serve`, with watch-docker's hint in place of its banner. Schedules stay
+        # active when this serve stops: another serve on the same server may serve them
+        # (Prefect's default pauses them for everyone). Runs missed meanwhile are skipped above.
+        runner = Runner(pause_on_shutdown=False)
+        for deployment in deployments:
+            runner.add_deployment(deployment)  # registered with the server here
+        # Once the deployments are registered: the API runs and asks for runs of them.
+        for companion in companions:
+            companion.start()
+            started.append(companion)
+        # Printed once the deployments are registered, just before the Runner starts.
+        print("\n".join(serve_hint(specs, config_file)), flush=True)
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal):
         pass  # a stop asked for: the finally below and the caller clean up
     finally:
-        for companion in companions:
+        for companion in started:
             companion.stop()
         watch.stop()  # the local server stops next: that is no outage
         expired.stop()
