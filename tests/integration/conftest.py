@@ -142,6 +142,11 @@ def api_request(api: str, method: str, path: str, **kwargs: Any) -> httpx.Respon
 SERVING = "watch-docker: serving "  # the last line serve prints as it starts
 
 
+def said_since(log: Path, told: int) -> str:
+    """What a process wrote to `log` after its first `told` bytes."""
+    return log.read_bytes()[told:].decode(errors="replace")
+
+
 def start_serve(
     folder: Path, config: Path, port: int, env: dict[str, str] | None = None, until: str = SERVING
 ) -> tuple[str, subprocess.Popen]:
@@ -169,7 +174,7 @@ def start_serve(
         SERVE_HOMES[api] = folder / "state" / "prefect"
     SERVE_HTTP[api] = f"http://{env['WATCH_SERVER_ADDR']}"
     deadline = time.monotonic() + 120
-    while until.encode() not in out_log.read_bytes()[told:]:
+    while until not in said_since(out_log, told):
         assert process.poll() is None, (folder / "err.log").read_text()
         assert time.monotonic() < deadline, f"serve did not print {until!r}"
         time.sleep(0.5)
@@ -188,9 +193,7 @@ def stop_serve(process: subprocess.Popen) -> int:
         told = err_log.stat().st_size
         process.send_signal(signal.SIGUSR1)
         time.sleep(2)
-        with err_log.open("rb") as log:
-            log.seek(told)
-            stacks = log.read().decode(errors="replace")
+        stacks = said_since(err_log, told)
         code = process.wait(120)
         warnings.warn(f"serve took over 60 s to stop; its threads then:\n{stacks}", stacklevel=2)
         return code

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import (
+    SERVE_ERR_LOGS,
     SERVE_HOMES,
     _free_port,
     api_request,
@@ -17,6 +18,7 @@ from conftest import (
     finished_run,
     run_artifact,
     run_deployment,
+    said_since,
     start_serve,
 )
 
@@ -76,11 +78,11 @@ def test_a_triggered_scan_runs_and_publishes_its_table(served):
 
 def test_sigusr1_prints_the_threads_and_serve_goes_on(served):
     api, process = served
-    err_log = SERVE_HOMES[api].parents[1] / "err.log"
+    err_log = SERVE_ERR_LOGS[process.pid]
     told = err_log.stat().st_size
     process.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 10
-    while "Current thread" not in (said := err_log.read_bytes()[told:].decode()):
+    while "Current thread" not in (said := said_since(err_log, told)):
         assert time.monotonic() < deadline, said
         time.sleep(0.2)
     assert 'File "' in said and "watchdocker" in said
