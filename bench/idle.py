@@ -7,15 +7,16 @@ directory, free port, the default schedules, containers filtered to none of the 
 scheduled scan has nothing to do):
 
 - before: the embedded Prefect server as Prefect ships it (`WATCH_SERVER_PREFECT_DEFAULTS=true`:
-  all its services, its polling, the migrations run by the server), i.e. before watch-docker
-  made it lighter (watchdocker.deployments: server_services, embedded_server);
-- after: as `watch-docker serve` starts it.
+  `prefect server start` in a process of its own under the guard, all its services, its
+  polling, the migrations run by the server), i.e. before watch-docker made it lighter;
+- after: as `watch-docker serve` starts it: the server in a thread of serve's process
+  (watchdocker.deployments: server_thread, server_services, embedded_server).
 
 Each phase times the first answer of the API and the registration of the deployments, waits
-`--settle` seconds, then samples serve, the server guard and the Prefect server when they are
-processes of their own, and anything else in the tree (flow runs), from /proc every `--every`
-seconds for `--minutes`: CPU % of one core over the window and the mean RSS of each, and
-the mean PSS of them all (shared pages counted once).
+`--settle` seconds, then samples serve (in the after phase, its server with it), the server
+guard and the Prefect server when they are processes of their own, and anything else in the
+tree (flow runs), from /proc every `--every` seconds for `--minutes`: CPU % of one core over
+the window and the mean RSS of each, and the mean PSS of them all (shared pages counted once).
 Everything it created is removed on exit.
 """
 

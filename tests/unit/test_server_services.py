@@ -3,6 +3,7 @@ be ignored without a word), and the services watch-docker relies on stay on."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -186,3 +187,41 @@ def test_the_server_polls_its_task_queue_every_5_seconds(monkeypatch):
     assert worker.minimum_check_interval == embedded_server.DOCKET_POLL
     assert worker.scheduling_resolution == embedded_server.DOCKET_POLL
     assert embedded_server.DOCKET_POLL.total_seconds() <= 5  # services loop every 5 s or more
+
+
+def test_a_pubsub_wait_is_one_thread_hop_a_second_and_a_message_ends_it(monkeypatch):
+    """docket's cancellation listener asks every 0.1 s: each ask was a hop to a worker thread."""
+    from burner_redis import BurnerRedis
+    from burner_redis.pubsub import PubSub
+
+    monkeypatch.setattr(PubSub, "_queue_get", PubSub._queue_get)  # restored after the test
+    embedded_server.slow_pubsub_waits()
+    hops: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function, *args):
+        hops.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+
+    async def listen() -> tuple[int, dict | None, float]:
+        client = BurnerRedis()
+        pubsub = client.pubsub()
+        await pubsub.psubscribe("cancel:*")
+        assert (await pubsub.get_message(timeout=0.1))["type"] == "psubscribe"
+        loop = asyncio.get_running_loop()
+        hops.clear()
+        started = loop.time()
+        while loop.time() - started < 2.5:  # the listener's loop, with nothing to hear
+            assert await pubsub.get_message(timeout=0.1) is None
+        idle_hops = len(hops)
+        loop.call_later(0.1, lambda: asyncio.ensure_future(client.publish("cancel:run", "1")))
+        asked = loop.time()
+        message = await pubsub.get_message(timeout=0.1)
+        return idle_hops, message, loop.time() - asked
+
+    idle_hops, message, waited = asyncio.run(listen())
+    assert idle_hops <= 3, idle_hops  # once a second, where it was 25 times
+    assert message is not None and message["type"] == "pmessage" and message["data"] == b"1"
+    assert waited < embedded_server.PUBSUB_WAIT  # the message ended the wait

@@ -398,7 +398,8 @@ def serve(config: ConfigOption = None) -> None:
     embedded = not os.environ.get("PREFECT_API_URL")
     server_log = prefect_home(settings) / "server.log" if embedded else None
     try:
-        with prefect_api(settings, notice=False) as api_url:
+        # The local server runs in this process: one interpreter's imports, not two.
+        with prefect_api(settings, notice=False, in_process=True) as api_url:
             from watchdocker.api.app import create_app
             from watchdocker.api.context import ApiContext
             from watchdocker.api.server import ApiServer

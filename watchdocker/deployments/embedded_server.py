@@ -1,8 +1,8 @@
 """The embedded Prefect server's process: `prefect server start`, made lighter when idle.
 
 Run as `python -m watchdocker.deployments.embedded_server HOME -- server start ARGS...`
-(Prefect's command line after the `--`; the guard runs it, see `start_local_server`). Two costs
-of Prefect's own start are cut:
+(Prefect's command line after the `--`; the guard runs it for one-off commands, see
+`start_local_server`); serve's server in a thread (`server_thread`) takes the same cuts:
 - the database migrations run in a short process of their own, once per Prefect version:
   alembic and SQLite's ~110 migration modules would stay in the server's memory (~40 MB)
   and make every start slower; a new database starts as a copy of the first one this user
@@ -10,14 +10,17 @@ of Prefect's own start are cut:
 - the server's task queue (docket, in memory) is polled every 5 s instead of every 250 ms:
   Prefect's services run every 5 s or more (a service's turn may come up to 5 s late), and
   the polling was a third of the idle server's CPU;
+- its pub/sub waits for a message in one thread hop a second instead of ten;
 - uvicorn looks for a stop once a second instead of ten times (`quiet_uvicorn`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import os
+import queue
 import shutil
 import stat
 import subprocess
@@ -29,6 +32,7 @@ from typing import Any
 
 MIGRATED_FILE = "migrated-for"  # the Prefect version whose migrations the database has
 DOCKET_POLL = timedelta(seconds=5)
+PUBSUB_WAIT = 1.0  # seconds
 DATABASE_URL_SETTINGS = (
     "PREFECT_SERVER_DATABASE_CONNECTION_URL",
     "PREFECT_API_DATABASE_CONNECTION_URL",
@@ -105,6 +109,31 @@ def slow_docket_polling() -> None:
     docket.worker.Worker.__init__ = init  # type: ignore[method-assign]
 
 
+def slow_pubsub_waits() -> None:
+    """docket's in-process pub/sub (burner_redis, behind Prefect's default `memory://`) waits for
+    a message in slices of 0.1 s, each a hop to a worker thread, and docket's cancellation
+    listener waits in a loop: the idle server hopped ten times a second, a quarter of its CPU.
+    Here a wait is at least PUBSUB_WAIT, in one hop: a message still ends it at once (the queue
+    returns it when it comes); only a stop is noticed up to a second later."""
+    from burner_redis.pubsub import PubSub  # type: ignore[import-untyped]
+
+    async def queue_get(self: Any, timeout: float | None) -> Any:
+        if timeout == 0.0:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                return None
+        wait = PUBSUB_WAIT if timeout is None else max(timeout, PUBSUB_WAIT)
+        while True:
+            try:
+                return await asyncio.to_thread(self._queue.get, True, wait)
+            except queue.Empty:
+                if timeout is not None:
+                    return None
+
+    PubSub._queue_get = queue_get
+
+
 def quiet_uvicorn() -> None:
     """Prefect's `server start` calls uvicorn.run, which builds uvicorn's Server: a QuietServer
     instead."""
@@ -123,6 +152,7 @@ def main() -> None:
         )
     migrate_once(Path(home))
     slow_docket_polling()
+    slow_pubsub_waits()
     quiet_uvicorn()
     from prefect.cli import app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -16,8 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -34,7 +36,11 @@ from watchdocker.deployments.server_guard import (
 from watchdocker.deployments.server_retention import retention_environment
 from watchdocker.deployments.server_services import as_prefect_ships, lean_environment
 
+if TYPE_CHECKING:  # uvicorn, imported by serve alone
+    from watchdocker.deployments.server_thread import ServerThread
+
 SERVER_START_TIMEOUT = 90.0
+USERS_GRACE = 60.0  # how long a stopping serve waits for the commands that use its server
 CREDENTIAL_FILE = "api-auth-string"
 
 
@@ -143,19 +149,16 @@ def check_api(api_url: str, auth_string: str | None) -> None:
         )
 
 
-def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
-    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
-    prefect.addr with SQLite under the state directory, requiring the state directory's
-    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
-    process. Returns the guard: stop_process ends both."""
-    home = secure_state(settings)
-    log_path = log_file or home / "server.log"
+def server_settings(settings: Settings, home: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Prefect's settings for the local server of `home`: the defaults (retention, and the
+    lighter idle of `server_services`), which a variable the user set wins over, and those
+    this state directory fixes (its home, address and credential)."""
     credential = api_credential(home)
-    shipped = as_prefect_ships()
-    env = {
+    defaults = {
         **retention_environment(settings),
-        **({} if shipped else lean_environment()),
-        **os.environ,
+        **({} if as_prefect_ships() else lean_environment()),
+    }
+    fixed = {
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         # The UI finds its API from these, not from --host/--port (else it asks port 4200).
@@ -164,8 +167,22 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         "PREFECT_SERVER_API_AUTH_STRING": credential,
         "PREFECT_API_AUTH_STRING": credential,
     }
+    return defaults, fixed
+
+
+def start_local_server(settings: Settings, log_file: Path | None = None) -> subprocess.Popen:
+    """`prefect server start` (made lighter: `embedded_server`, `server_services`) on
+    prefect.addr with SQLite under the state directory, requiring the state directory's
+    credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
+    process. Returns the guard: stop_process ends both."""
+    home = secure_state(settings)
+    log_path = log_file or home / "server.log"
+    defaults, fixed = server_settings(settings, home)
+    env = {**defaults, **os.environ, **fixed}
     env.pop("PREFECT_API_URL", None)
-    lighter = [] if shipped else ["watchdocker.deployments.embedded_server", str(home), "--"]
+    lighter = ["watchdocker.deployments.embedded_server", str(home), "--"]
+    if as_prefect_ships():
+        lighter = []
     command = [
         sys.executable, "-m", "watchdocker.deployments.server_guard", str(home), "--",
         sys.executable, "-m", *(lighter or ["prefect"]), "server", "start",
@@ -180,9 +197,8 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
-            if _api_status(url, credential, timeout=1.0) == 200:
-                record = json.dumps({"url": url, "pid": process.pid})
-                (home / SERVER_FILE).write_text(record)
+            if _api_status(url, fixed["PREFECT_SERVER_API_AUTH_STRING"], timeout=1.0) == 200:
+                _record_server(home, url, process.pid)
                 return process
         if process.poll() is not None:
             raise ServerUnavailable(
@@ -191,6 +207,34 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
         time.sleep(0.25)
     stop_process(process)
     raise ServerUnavailable(f"the local Prefect server did not answer at {url}; see {log_path}")
+
+
+def start_server_thread(settings: Settings) -> ServerThread:
+    """The local server in a thread of this process (`server_thread`), as `start_local_server`
+    would start it otherwise; recorded for other commands with this process as its keeper."""
+    home = secure_state(settings)
+    defaults, fixed = server_settings(settings, home)
+    url = local_api_url(settings)
+    environment = {
+        **{name: os.environ.get(name, value) for name, value in defaults.items()},
+        **fixed,
+        # Read with the rest when Prefect is imported, which the server's start does.
+        "PREFECT_API_URL": url,
+    }
+    from watchdocker.deployments.server_thread import ServerThread, ServerThreadFailed
+
+    server = ServerThread(home, settings.prefect.host, settings.prefect.port, environment)
+    try:
+        server.start()
+    except ServerThreadFailed as exc:
+        raise ServerUnavailable(str(exc)) from None
+    _record_server(home, url, os.getpid())
+    return server
+
+
+def _record_server(home: Path, url: str, keeper: int) -> None:
+    """Where this home's server answers, and the process whose end ends it (`_runs_here`)."""
+    (home / SERVER_FILE).write_text(json.dumps({"url": url, "pid": keeper}))
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -246,10 +290,14 @@ def _refuse_what_holds_the_port(settings: Settings, home: Path) -> None:
 
 
 @contextlib.contextmanager
-def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
+def prefect_api(
+    settings: Settings, *, notice: bool = True, in_process: bool = False
+) -> Iterator[str]:
     """The API to run flows against (after `prepare_environment`): PREFECT_API_URL, else the
     local server of this state directory when it runs (`watch-docker serve`'s, or another
-    command's), else a local server started for the duration of the block."""
+    command's), else a local server started for the duration of the block: in this process
+    with `in_process` (serve's, unless the server is to run as Prefect ships it), else in a
+    process of its own under a guard."""
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         check_api(configured, os.environ.get("PREFECT_API_AUTH_STRING"))
@@ -257,8 +305,7 @@ def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
         return
     home = secure_state(settings)
     url = local_api_url(settings)
-    started: subprocess.Popen | None = None
-    users: int | None = None
+    stop: Callable[[], None]  # what this command ends on its way out: its use or its server
     # Serialised with other commands of this home: one starts the server, the others adopt it.
     with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT + 30) as mine:
         if not mine:
@@ -268,25 +315,28 @@ def prefect_api(settings: Settings, *, notice: bool = True) -> Iterator[str]:
             )
         if _runs_here(home, url):
             users = hold_shared(home / USERS_FILE)
+            stop = functools.partial(os.close, users)
         else:
             _refuse_what_holds_the_port(settings, home)
-            if notice:
-                print(
-                    f"starting a local Prefect server at {url} for this command "
-                    "(`watch-docker serve` keeps one running)",
-                    file=sys.stderr,
-                )
-            started = start_local_server(settings)
+            if in_process and not as_prefect_ships():
+                thread = start_server_thread(settings)
+                stop = functools.partial(_stop_server_thread, home, thread)
+            else:
+                if notice:
+                    print(
+                        f"starting a local Prefect server at {url} for this command "
+                        "(`watch-docker serve` keeps one running)",
+                        file=sys.stderr,
+                    )
+                guard = start_local_server(settings)
+                stop = functools.partial(_stop_unless_used, home, guard)
     os.environ["PREFECT_API_URL"] = url
     try:
         yield url
     finally:
         drain_prefect_workers()
         os.environ.pop("PREFECT_API_URL", None)
-        if users is not None:
-            os.close(users)
-        if started is not None:
-            _stop_unless_used(home, started)
+        stop()
 
 
 def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
@@ -296,6 +346,23 @@ def _stop_unless_used(home: Path, guard: subprocess.Popen) -> None:
         if mine and nobody_uses(home):
             stop_process(guard)
             (home / SERVER_FILE).unlink(missing_ok=True)
+
+
+def _stop_server_thread(home: Path, server: ServerThread) -> None:
+    """Stops the server in this process once the commands that adopted it are done (up to
+    USERS_GRACE seconds: a stop is not held up for ever), while no other command can adopt it."""
+    with locked(home / MUTEX_FILE, timeout=SERVER_START_TIMEOUT):
+        (home / SERVER_FILE).unlink(missing_ok=True)
+        if not nobody_uses(home):
+            print(
+                f"watch-docker: waiting up to {USERS_GRACE:.0f} s for the commands that use the "
+                "local Prefect server to end",
+                file=sys.stderr,
+                flush=True,
+            )
+            with locked(home / USERS_FILE, timeout=USERS_GRACE):
+                pass
+        server.stop()
 
 
 def drain_prefect_workers(timeout: float = 10.0) -> None:
