@@ -8,11 +8,13 @@
   const KEY = "watchdocker.reloads";
   const MOST_TRIES = 3;
   const WINDOW_MS = 60000;
+  let reloading = false; // several files of one load may fail: that load is one try
   window.addEventListener(
     "error",
     (event) => {
       const element = event.target;
       if (!(element instanceof HTMLScriptElement || element instanceof HTMLLinkElement)) return;
+      if (reloading) return;
       const now = Date.now();
       const recent = (JSON.parse(sessionStorage.getItem(KEY) || "[]") || [])
         .filter((at) => now - at < WINDOW_MS);
@@ -25,6 +27,7 @@
         return;
       }
       sessionStorage.setItem(KEY, JSON.stringify([...recent, now]));
+      reloading = true;
       setTimeout(() => location.reload(), 500 * (recent.length + 1));
     },
     true, // an element's load error does not bubble: caught on its way down
