@@ -134,6 +134,13 @@ def slow_pubsub_waits() -> None:
     PubSub._queue_get = queue_get
 
 
+def lighter_idle() -> None:
+    """The patches of Prefect's server's task queue that this module's docstring lists; for the
+    server's process and for serve's server thread alike."""
+    slow_docket_polling()
+    slow_pubsub_waits()
+
+
 def quiet_uvicorn() -> None:
     """Prefect's `server start` calls uvicorn.run, which builds uvicorn's Server: a QuietServer
     instead."""
@@ -151,8 +158,7 @@ def main() -> None:
             "usage: python -m watchdocker.deployments.embedded_server HOME -- server start ARGS..."
         )
     migrate_once(Path(home))
-    slow_docket_polling()
-    slow_pubsub_waits()
+    lighter_idle()
     quiet_uvicorn()
     from prefect.cli import app
 

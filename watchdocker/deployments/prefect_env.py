@@ -225,7 +225,7 @@ def start_server_thread(settings: Settings) -> ServerThread:
 
     server = ServerThread(home, settings.prefect.host, settings.prefect.port, environment)
     try:
-        server.start()
+        server.start(SERVER_START_TIMEOUT)
     except ServerThreadFailed as exc:
         raise ServerUnavailable(str(exc)) from None
     _record_server(home, url, os.getpid())

@@ -20,14 +20,9 @@ from pathlib import Path
 
 import uvicorn
 
-from watchdocker.deployments.embedded_server import (
-    migrate_once,
-    slow_docket_polling,
-    slow_pubsub_waits,
-)
+from watchdocker.deployments.embedded_server import lighter_idle, migrate_once
 from watchdocker.deployments.quiet_uvicorn import QuietServer
 
-START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
 # Prefect's console format, which `server_health` reads from server.log.
 LOG_FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s"
@@ -75,15 +70,16 @@ class ServerThread:
     def log_path(self) -> Path:
         return self._home / "server.log"
 
-    def start(self) -> None:
-        """Returns once the server has started; ServerThreadFailed when it cannot."""
+    def start(self, timeout: float) -> None:
+        """Returns once the server has started; ServerThreadFailed when it cannot within
+        `timeout` seconds."""
         try:
-            self._start()
+            self._start(timeout)
         except BaseException:  # a stop asked for meanwhile, too: nothing is left running
             self.stop()
             raise
 
-    def _start(self) -> None:
+    def _start(self, timeout: float) -> None:
         migrate_once(self._home)
         os.environ.update(self._environment)
         if "prefect.context" in sys.modules:
@@ -92,8 +88,7 @@ class ServerThread:
             refresh_global_settings_context()
         fewer_malloc_arenas()
         self._log = log_server_to(self.log_path)
-        slow_docket_polling()
-        slow_pubsub_waits()
+        lighter_idle()
         from prefect.server.api.server import create_app
 
         config = uvicorn.Config(
@@ -107,7 +102,7 @@ class ServerThread:
         # Signal handlers are installed only from the main thread: serve keeps its own.
         self._thread = threading.Thread(target=server.run, name="prefect-server", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + timeout
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise ServerThreadFailed(
