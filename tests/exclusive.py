@@ -1,13 +1,17 @@
-"""Tests marked `exclusive` run alone under pytest-xdist: those that bound how long something
-takes (a loaded machine would fail them) or count requests in the test bed's shared registry
-logs (another worker's requests would be counted). The other tests run side by side.
+"""Tests marked `exclusive` run alone under pytest-xdist: those that count requests in the test
+bed's shared registry logs (another worker's requests would be counted) or bound how long
+something takes. Tests marked `quiet` run beside other `quiet` tests only: they bound when
+served schedules and watches fire, which a loaded machine delays, but they mostly wait, so a few
+of them side by side leave the machine idle enough. The other tests run side by side.
 
-A readers-writer lock across the workers (flock on files of this run): each test holds it
-shared, an exclusive test holds it alone; a module's exclusive tests hold it from their first
-to their last, since its fixtures (a served schedule) live that long. A turnstile lets a
-waiting exclusive test in before more shared ones start. Exclusive tests are collected first,
-so that the workers run them while there is no long shared test to wait for; then the modules
-marked `long`, so that none of them is handed out last and ends the run alone."""
+A lock across the workers (flock on files of this run, which a killed worker lets go of): each
+test holds `tests` shared, an exclusive test holds it alone, a quiet test holds `quiet` shared.
+A module's exclusive or quiet tests hold it from their first to their last, since its fixtures
+(a served schedule) live that long. A waiting exclusive or quiet test holds `waiting`, which
+keeps more shared tests from starting; a quiet test joins running quiet ones even then, so that
+they run together. Quiet tests are collected first, then exclusive ones, so that the workers
+run them while there is no long shared test to wait for; then the modules marked `long`, so
+that none of them is handed out last and ends the run alone."""
 
 from __future__ import annotations
 
@@ -15,70 +19,144 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import pytest
 
 LOCK_DIR_VARIABLE = "WATCHDOCKER_TESTS_LOCK_DIR"  # made by the controller, read by the workers
+POLL = 0.1  # seconds between two tries of a waiting test
+
+Kind = Literal["quiet", "exclusive", "shared"]
 
 
-def is_exclusive(item: pytest.Item) -> bool:
-    return item.get_closest_marker("exclusive") is not None
+def kind_of(item: pytest.Item) -> Kind:
+    if item.get_closest_marker("exclusive") is not None:
+        return "exclusive"
+    if item.get_closest_marker("quiet") is not None:
+        return "quiet"
+    return "shared"
 
 
-class ExclusiveLock:
-    """Registered in each xdist worker."""
+class RunLock:
+    """What a worker holds while a test of one kind runs."""
 
     def __init__(self, folder: Path) -> None:
-        self._turnstile = (folder / "turnstile").open("a")
+        self._mutex = (folder / "mutex").open("a")  # one worker's try at a time
         self._tests = (folder / "tests").open("a")
+        self._quiet = (folder / "quiet").open("a")
+        self._waiting = (folder / "waiting").open("a")
+
+    def acquire(self, kind: Kind) -> None:
+        waiting = False
+        try:
+            while not self._try(kind):
+                if kind != "shared" and not waiting:
+                    _flock(self._waiting, fcntl.LOCK_SH)
+                    waiting = True
+                time.sleep(POLL)
+        finally:
+            if waiting:
+                _flock(self._waiting, fcntl.LOCK_UN)
+
+    def release(self) -> None:
+        for file in (self._tests, self._quiet):
+            _flock(file, fcntl.LOCK_UN)
+
+    def _try(self, kind: Kind) -> bool:
+        """Takes what `kind` holds if nothing it may not run beside holds a lock."""
+        with _locked(self._mutex):
+            if kind == "shared":
+                return (
+                    _unheld(self._waiting)
+                    and _unheld(self._quiet)
+                    and _take(self._tests, fcntl.LOCK_SH)
+                )
+            if kind == "quiet":
+                return _unheld(self._tests) and _take(self._quiet, fcntl.LOCK_SH)
+            return _unheld(self._quiet) and _take(self._tests, fcntl.LOCK_EX)
+
+
+class LockEachTest:
+    """Registered in each xdist worker."""
+
+    def __init__(self, lock: RunLock) -> None:
+        self._lock = lock
         self._held = False
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Iterator[None]:
+        kind = kind_of(item)
         if not self._held:
-            self._acquire(exclusive=is_exclusive(item))
+            self._lock.acquire(kind)
+            self._held = True
         try:
             return (yield)
         finally:
             keep = (
-                is_exclusive(item)
+                kind != "shared"
                 and nextitem is not None
-                and is_exclusive(nextitem)
+                and kind_of(nextitem) == kind
                 and nextitem.path == item.path
             )
             if not keep:
-                _flock(self._tests, fcntl.LOCK_UN)
+                self._lock.release()
                 self._held = False
 
-    def _acquire(self, exclusive: bool) -> None:
-        _flock(self._turnstile, fcntl.LOCK_EX)
-        try:
-            _flock(self._tests, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        finally:
-            _flock(self._turnstile, fcntl.LOCK_UN)
-        self._held = True
+
+@contextmanager
+def _locked(file: IO[str]) -> Iterator[None]:
+    _flock(file, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        _flock(file, fcntl.LOCK_UN)
+
+
+def _unheld(file: IO[str]) -> bool:
+    """No other worker holds a lock on `file` (this one holds none when it asks)."""
+    if not _take(file, fcntl.LOCK_EX):
+        return False
+    _flock(file, fcntl.LOCK_UN)
+    return True
+
+
+def _take(file: IO[str], operation: int) -> bool:
+    try:
+        _flock(file, operation | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _flock(file: IO[str], operation: int) -> None:
     fcntl.flock(file.fileno(), operation)
 
 
+RUN_ORDER: dict[Kind, int] = {"quiet": 0, "exclusive": 1, "shared": 2}
+
+
 def run_order(items: list[pytest.Item]) -> None:
-    """Exclusive tests, then long modules, then the rest. Stable: modules stay whole and in
-    order within each kind."""
-    items.sort(key=lambda item: (not is_exclusive(item), item.get_closest_marker("long") is None))
+    """Quiet tests, exclusive tests, then long modules, then the rest. Stable: modules stay
+    whole and in order within each kind."""
+    items.sort(key=lambda item: (RUN_ORDER[kind_of(item)], item.get_closest_marker("long") is None))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "exclusive: runs while no other test runs (pytest-xdist): it bounds how long something "
-        "takes or counts requests in the test bed's shared logs",
+        "exclusive: runs while no other test runs (pytest-xdist): it counts requests in the test "
+        "bed's shared logs or bounds how long something takes",
+    )
+    config.addinivalue_line(
+        "markers",
+        "quiet: runs beside other quiet tests only (pytest-xdist): it bounds when served "
+        "schedules fire but mostly waits",
     )
     config.addinivalue_line(
         "markers",
@@ -95,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
         return
     config.pluginmanager.register(
-        ExclusiveLock(Path(os.environ[LOCK_DIR_VARIABLE])), "watchdocker-exclusive"
+        LockEachTest(RunLock(Path(os.environ[LOCK_DIR_VARIABLE]))), "watchdocker-exclusive"
     )
 
 

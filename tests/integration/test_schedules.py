@@ -17,9 +17,9 @@ from conftest import _free_port, deployment_runs, start_serve, stop_serve, wait_
 
 import testbed as tb
 
-# Alone: beside the other tests, on a machine they load, runs and notifications came later
-# than the schedule's bounds (suite runs).
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Beside the other quiet modules only: beside the other tests, on a machine they load, runs and
+# notifications came later than the schedule's bounds (suite runs).
+pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 SCAN_INTERVAL = 15  # seconds
 # Two interval runs, a cron minute, the Runner's poll and the auto-update's own work, with room.

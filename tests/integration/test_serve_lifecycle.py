@@ -26,9 +26,9 @@ from conftest import (
 import testbed as tb
 from watchdocker.missed_runs import MISSED_AFTER
 
-# Alone: beside the other tests, on a machine they load, runs and notifications came later
-# than the schedule's bounds (suite runs).
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Beside the other quiet modules only: beside the other tests, on a machine they load, runs and
+# notifications came later than the schedule's bounds (suite runs).
+pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 INTERVAL = 10  # seconds: the shortest scan.interval there is
 PREFETCH = timedelta(seconds=10)  # the prefetch_seconds of Prefect's Runner

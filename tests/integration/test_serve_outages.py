@@ -18,9 +18,9 @@ from conftest import _free_port, start_serve, stop_serve, wait_for
 
 import testbed as tb
 
-# Alone: beside the other tests, on a machine they load, runs and notifications came later
-# than the schedule's bounds (suite runs).
-pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
+# Beside the other quiet modules only: beside the other tests, on a machine they load, runs and
+# notifications came later than the schedule's bounds (suite runs).
+pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 SCHEDULER_FAULT = Path(__file__).parent / "scheduler_fault"
 ENGINE_SOCKET = "/var/run/docker.sock"
@@ -124,6 +124,8 @@ def test_an_unreachable_engine_is_said_at_start_and_its_return_too(tmp_path: Pat
         with engine_behind(engine_port):
             [back] = wait_for(lambda: console_lines(tmp_path, "recovered"), timeout=30)
         assert back == "watch-docker: recovered: Docker engine is back"
+        # The console's line comes first, then the notification is sent.
+        wait_for(lambda: len(receiver.received) >= 2, timeout=30)
         titles = [r.fields()["title"] for r in receiver.received]
         assert titles == [
             "watch-docker: Docker engine outage",

@@ -52,16 +52,32 @@ def write_tests(folder: Path, name: str, body: str) -> None:
     (folder / name).write_text(RECORDING + textwrap.dedent(body))
 
 
-def test_exclusive_tests_run_alone_and_the_others_side_by_side(tmp_path: Path) -> None:
-    write_tests(
-        tmp_path,
-        "test_shared.py",
-        """
-        @pytest.mark.parametrize("n", range(6))
-        def test_shared(n):
-            record(f"shared{n}", 1.0)
-        """,
-    )
+def read_intervals(folder: Path) -> dict[str, tuple[float, float]]:
+    return {
+        name: (float(start), float(end))
+        for name, start, end in (
+            line.split() for line in (folder / "intervals.log").read_text().splitlines()
+        )
+    }
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_exclusive_tests_run_alone_quiet_ones_together_and_the_others_side_by_side(
+    tmp_path: Path,
+) -> None:
+    for module in ("a", "b"):
+        write_tests(
+            tmp_path,
+            f"test_shared_{module}.py",
+            f"""
+            @pytest.mark.parametrize("n", range(3))
+            def test_shared(n):
+                record(f"shared_{module}{{n}}", 1.0)
+            """,
+        )
     write_tests(
         tmp_path,
         "test_alone.py",
@@ -73,23 +89,38 @@ def test_exclusive_tests_run_alone_and_the_others_side_by_side(tmp_path: Path) -
             record(f"alone{n}", 0.7)
         """,
     )
-    ran = run_pytest(tmp_path, "-n", "3", "--dist", "load")
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    intervals = {
-        name: (float(start), float(end))
-        for name, start, end in (
-            line.split() for line in (tmp_path / "intervals.log").read_text().splitlines()
+    for module in ("a", "b"):
+        write_tests(
+            tmp_path,
+            f"test_quiet_{module}.py",
+            f"""
+            pytestmark = pytest.mark.quiet
+
+            @pytest.mark.parametrize("n", range(2))
+            def test_quiet(n):
+                record(f"quiet_{module}{{n}}", 0.7)
+            """,
         )
-    }
-    assert len(intervals) == 8
+    ran = run_pytest(tmp_path, "-n", "3", "--dist", "loadfile", "--no-loadscope-reorder")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    intervals = read_intervals(tmp_path)
+    assert len(intervals) == 12, intervals
 
-    def overlap(a: str, b: str) -> bool:
-        return intervals[a][0] < intervals[b][1] and intervals[b][0] < intervals[a][1]
+    def beside(name: str) -> set[str]:
+        return {
+            other[:-1]
+            for other in intervals
+            if other != name and overlap(intervals[name], intervals[other])
+        }
 
-    for alone in ("alone0", "alone1"):
-        assert not [other for other in intervals if other != alone and overlap(alone, other)]
-    shared = [name for name in intervals if name.startswith("shared")]
-    assert any(overlap(a, b) for a in shared for b in shared if a < b)
+    for name in intervals:
+        if name.startswith("alone"):
+            assert beside(name) == set(), name
+        if name.startswith("quiet"):
+            assert beside(name) <= {"quiet_a", "quiet_b"}, name
+    # The two quiet modules ran together, on two workers, and so did the two shared ones.
+    assert beside("quiet_a0") | beside("quiet_a1") == {"quiet_b"}
+    assert "shared_b" in set().union(*(beside(f"shared_a{n}") for n in range(3)))
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
@@ -114,8 +145,9 @@ def test_a_long_test_is_named_while_it_runs(tmp_path: Path, workers: list[str]) 
     assert not [line for line in said if "test_quick" in line]
 
 
-def test_exclusive_tests_come_first_then_long_modules(tmp_path: Path) -> None:
-    for name, mark in (("a", None), ("b", "long"), ("c", "exclusive"), ("d", None)):
+def test_quiet_tests_come_first_then_exclusive_ones_then_long_modules(tmp_path: Path) -> None:
+    marks = (("a", None), ("b", "long"), ("c", "exclusive"), ("d", None), ("e", "quiet"))
+    for name, mark in marks:
         marked = f"pytestmark = pytest.mark.{mark}" if mark else ""
         write_tests(
             tmp_path, f"test_{name}.py", f"{marked}\ndef test_it():\n    record('{name}', 0)\n"
@@ -123,4 +155,4 @@ def test_exclusive_tests_come_first_then_long_modules(tmp_path: Path) -> None:
     ran = run_pytest(tmp_path, "-n", "1", "--dist", "loadfile", "--no-loadscope-reorder")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     order = [line.split()[0] for line in (tmp_path / "intervals.log").read_text().splitlines()]
-    assert order == ["c", "b", "a", "d"]
+    assert order == ["e", "c", "b", "a", "d"]
