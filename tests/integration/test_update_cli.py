@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import api_request, run_artifact, watch_docker
+from faults import LOCAL_BUILDS_CHECKED, container_on, dead_address
 
 import testbed as tb
 
@@ -116,13 +117,23 @@ def test_a_run_from_the_ui_with_an_unknown_name_fails_before_scanning(
 def test_dry_run_says_what_would_be_updated_and_counts_it(
     prefect_server: str, write_config: Callable[..., Path]
 ):
-    config = write_config(scan={"cacheTTL": "0s"}, update=FAST)
+    config = write_config(
+        scan={"cacheTTL": "0s"},
+        update=FAST,
+        registry={"timeout": "1s", "retries": 1},
+        policy=LOCAL_BUILDS_CHECKED,
+    )
     outdated, v1_id, _ = tb.outdated_container("fresh-dry")
     current = tb.current_container("fresh-dry-current")
+    down = container_on(dead_address(), "fresh-dry-down")  # a registry that is down
     code, rows, err = update_json("--all", "--dry-run", "--config", str(config))
     assert code == 0, err
     assert rows[outdated]["result"] == "would_update", rows
     assert "→" in rows[outdated]["reason"] and current not in rows
+    # What it could not check is listed, as left out, not as a failure of the run.
+    assert rows[down]["result"] == "skipped", rows
+    assert rows[down]["reason"].startswith("scan failed, not updated: "), rows[down]
+    assert "cannot be reached" in rows[down]["reason"], rows[down]
     done = watch_docker(
         "update", "--all", "--dry-run", "--config", str(config), env={"COLUMNS": "200"}
     )

@@ -56,8 +56,16 @@ def test_all_takes_every_update_and_skips_compose_by_default():
     planned, known = plan_updates(SCAN, None, allow_compose=False)
     assert [p.name for p in planned] == ["web", "web2"]
     assert planned[0].remote_digest == D2 and planned[0].container_id == "id-web"
-    assert [(r.name, r.result) for r in known] == [("stack-web", "skipped")]
-    assert "compose project 'stack'" in known[0].reason
+    results = {r.name: r for r in known}
+    assert [(r.name, r.result) for r in known] == [("broken", "skipped"), ("stack-web", "skipped")]
+    assert "compose project 'stack'" in results["stack-web"].reason
+
+
+def test_all_lists_a_container_it_could_not_check_as_skipped_not_failed():
+    _, known = plan_updates(SCAN, None, allow_compose=True)
+    [broken] = [r for r in known if r.name == "broken"]
+    assert broken.result == "skipped"
+    assert broken.reason == "scan failed, not updated: registry x: 401"
 
 
 def test_compose_containers_when_allowed():

@@ -390,13 +390,14 @@ def serve(config: ConfigOption = None) -> None:
         prepare_environment,
         ui_login_hint,
     )
+    from watchdocker.deployments.server_services import SERVER_LOG
 
     prepare_environment(settings, console_level="INFO")
     # Bound before the Prefect server starts: a taken or refused address stops serve at once.
     address, api_socket = _bind_api(settings)
     # The embedded server writes its log where serve can watch it for failing services.
     embedded = not os.environ.get("PREFECT_API_URL")
-    server_log = prefect_home(settings) / "server.log" if embedded else None
+    server_log = prefect_home(settings) / SERVER_LOG if embedded else None
     try:
         # The local server runs in this process: one interpreter's imports, not two.
         with prefect_api(settings, notice=False, in_process=True) as api_url:

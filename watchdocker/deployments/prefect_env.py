@@ -34,7 +34,11 @@ from watchdocker.deployments.server_guard import (
     nobody_uses,
 )
 from watchdocker.deployments.server_retention import retention_environment
-from watchdocker.deployments.server_services import as_prefect_ships, lean_environment
+from watchdocker.deployments.server_services import (
+    SERVER_LOG,
+    as_prefect_ships,
+    lean_environment,
+)
 
 if TYPE_CHECKING:  # uvicorn, imported by serve alone
     from watchdocker.deployments.server_thread import ServerThread
@@ -176,7 +180,7 @@ def start_local_server(settings: Settings, log_file: Path | None = None) -> subp
     credential, under a guard (watchdocker.deployments.server_guard) that ends it with the calling
     process. Returns the guard: stop_process ends both."""
     home = secure_state(settings)
-    log_path = log_file or home / "server.log"
+    log_path = log_file or home / SERVER_LOG
     defaults, fixed = server_settings(settings, home)
     env = {**defaults, **os.environ, **fixed}
     env.pop("PREFECT_API_URL", None)
@@ -311,7 +315,7 @@ def prefect_api(
         if not mine:
             raise ServerUnavailable(
                 f"another watch-docker command has been starting the local Prefect server at "
-                f"{url} for too long; see {home / 'server.log'}"
+                f"{url} for too long; see {home / SERVER_LOG}"
             )
         if _runs_here(home, url):
             users = hold_shared(home / USERS_FILE)

@@ -10,6 +10,10 @@ import os
 
 PREFECT_DEFAULTS_SWITCH = "WATCH_SERVER_PREFECT_DEFAULTS"
 SERVICES = "PREFECT_SERVER_SERVICES_"
+SERVER_LOG = "server.log"  # in the Prefect home: the local server's records (the outage watch)
+# glibc gives each thread that allocates an arena of its own: the server's dozen threads kept
+# ~35 MB of freed memory that way.
+MALLOC_ARENAS = 2
 
 
 def as_prefect_ships() -> bool:
@@ -41,7 +45,5 @@ def lean_environment() -> dict[str, str]:
         "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
         # The memo of that registration imports the collections too, to hash them.
         "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
-        # glibc gives each thread that allocates an arena of its own: the server's dozen
-        # threads kept ~35 MB of freed memory that way.
-        "MALLOC_ARENA_MAX": "2",
+        "MALLOC_ARENA_MAX": str(MALLOC_ARENAS),
     }

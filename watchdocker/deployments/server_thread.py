@@ -22,6 +22,7 @@ import uvicorn
 
 from watchdocker.deployments.embedded_server import lighter_idle, migrate_once
 from watchdocker.deployments.quiet_uvicorn import QuietServer
+from watchdocker.deployments.server_services import MALLOC_ARENAS, SERVER_LOG
 
 STOP_TIMEOUT = 30.0
 # Prefect's console format, which `server_health` reads from server.log.
@@ -34,7 +35,7 @@ class ServerThreadFailed(Exception):
     """The server did not start; the message says where to look."""
 
 
-def fewer_malloc_arenas(count: int = 2) -> None:
+def fewer_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
     """What MALLOC_ARENA_MAX does for a process of its own (`server_services`), set from within:
     glibc gives each thread that allocates an arena of its own, and the server's threads kept
     tens of MB of freed memory that way. Not glibc: nothing to do."""
@@ -68,7 +69,7 @@ class ServerThread:
 
     @property
     def log_path(self) -> Path:
-        return self._home / "server.log"
+        return self._home / SERVER_LOG
 
     def start(self, timeout: float) -> None:
         """Returns once the server has started; ServerThreadFailed when it cannot within

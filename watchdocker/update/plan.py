@@ -90,7 +90,10 @@ def plan_updates(
     in_progress: Mapping[str, str] | None = None,
 ) -> tuple[list[PlannedUpdate], list[UpdateResult]]:
     """The updates to make, and the results already known for the rest. `names` None means
-    every container the scan found with an update; otherwise exactly the named ones. The labels
+    every container the scan found with an update, and those it could not check (skipped, so
+    that one broken registry does not fail every automatic update, but listed: the run tells
+    what it left out); otherwise exactly the named ones (one that could not be checked fails).
+    The labels
     are those discovery found (a container gone since is told so by its replacement, under the
     lock). `in_progress`: the services another run is updating now, and who; the scan may have
     missed one while its old container was set aside."""
@@ -98,7 +101,7 @@ def plan_updates(
     chosen: list[ContainerStatus] = []
     known: list[UpdateResult] = []
     if names is None:
-        chosen = [s for s in statuses if s.status == "update_available"]
+        chosen = [s for s in statuses if s.status in ("update_available", "error")]
     else:
         for name in names:
             status = by_name.get(name)
@@ -130,7 +133,10 @@ def plan_updates(
         elif s.status == "error" or not s.remote_digest:
             known.append(
                 UpdateResult(
-                    name=s.name, image=s.image, result="failed", reason=f"scan failed: {s.reason}"
+                    name=s.name,
+                    image=s.image,
+                    result="failed" if names is not None else "skipped",
+                    reason=f"scan failed, not updated: {s.reason}",
                 )
             )
         elif not allow_compose and COMPOSE_PROJECT_LABEL in s.labels:
