@@ -26,9 +26,10 @@ from conftest import (
 import testbed as tb
 from watchdocker.missed_runs import MISSED_AFTER
 
-# Beside the other quiet modules only: beside the other tests, on a machine they load, runs and
-# notifications came later than the schedule's bounds (suite runs).
-pytestmark = [pytest.mark.integration, pytest.mark.quiet]
+# Alone: beside the other tests, on a machine they load, runs and notifications came later
+# than the schedule's bounds (suite runs); beside the other quiet modules, the restart found no
+# run of the schedule in its stop (one suite run of three).
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 INTERVAL = 10  # seconds: the shortest scan.interval there is
 PREFETCH = timedelta(seconds=10)  # the prefetch_seconds of Prefect's Runner
