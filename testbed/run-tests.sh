@@ -3,8 +3,9 @@
 # requirements.lock, brings the test bed up (Docker engine, registries, token server:
 # testbed/up.sh), then lint and the whole suite, with the type check beside it.
 #   bash testbed/run-tests.sh [pytest args]      e.g. -m "not integration" for unit tests only
-# pytest runs in 3 workers (pytest-xdist), a test file per worker at a time, the tests marked
-# `exclusive` first and each alone (tests/exclusive.py); `-n 0` runs it in one process.
+# pytest runs in 3 workers (pytest-xdist), a test file per worker at a time: the tests marked
+# `quiet` first, beside each other only, then those marked `exclusive`, each alone
+# (tests/exclusive.py); `-n 0` runs it in one process.
 # WATCH_VENV (default .venv) and WATCH_LOCK (default requirements.lock) are for
 # testbed/refresh-lock.sh, which runs the suite in a new environment against a new lock.
 set -euo pipefail
