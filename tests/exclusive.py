@@ -160,7 +160,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "long: a module that takes minutes: handed out before the others (pytest-xdist), so "
+        "long: a module that takes over a minute: handed out before the others (pytest-xdist), so "
         "that it does not end the run alone",
     )
     workerinput = getattr(config, "workerinput", None)

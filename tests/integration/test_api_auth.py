@@ -21,7 +21,7 @@ import testbed as tb
 from watchdocker.api.codes import Code
 from watchdocker.auth.tokens import TokenSigner
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 USER = "admin"
 PASSWORD = f"pw-{tb.RUN_ID}-Correct-Horse"

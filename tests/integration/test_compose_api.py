@@ -29,7 +29,7 @@ from websockets.sync.client import connect
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 
 USER, PASSWORD = "admin", "compose-tests-password"

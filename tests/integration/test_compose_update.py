@@ -16,7 +16,7 @@ from watchdocker.config import load_settings
 from watchdocker.flows.clients import engine_for, updater_for
 from watchdocker.update.compose_update import compose_service
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 FAST = {"stableSeconds": "1s", "healthTimeout": "20s"}
 

@@ -28,7 +28,7 @@ from playwright.sync_api import Browser, Page, expect
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 PASSWORD = f"pw-{tb.RUN_ID}-stacks"
 RUN_TIMEOUT = 180_000  # ms: a compose flow run (up may create networks and containers)

@@ -24,7 +24,7 @@ import yaml
 import testbed as tb
 from watchdocker.deployments.prefect_env import auth_headers, stop_process
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DSN = "postgresql://prefect:prefect@127.0.0.1:5110/prefect"  # testbed/postgres.sh

@@ -30,7 +30,7 @@ from conftest import (
 
 import testbed as tb
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 
 def test_deployments_and_their_schedules(served):

@@ -15,7 +15,7 @@ from receiver import Receiver
 import testbed as tb
 from watchdocker.deployments.expired_approvals import TOLD_TAG
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 
 def rejections(receiver: Receiver, container: str) -> list[dict[str, str]]:

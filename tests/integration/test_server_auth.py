@@ -22,7 +22,7 @@ from conftest import SERVE_HOMES, _free_port, api_request, deployments, wait_for
 import testbed as tb
 from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # over a minute: handed out first
 
 SECRETS_FILTER = "/block_documents/filter"
 
