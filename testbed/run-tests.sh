@@ -3,9 +3,10 @@
 # requirements.lock, brings the test bed up (Docker engine, registries, token server:
 # testbed/up.sh), then lint and the whole suite, with the type check beside it.
 #   bash testbed/run-tests.sh [pytest args]      e.g. -m "not integration" for unit tests only
-# pytest runs in 3 workers (pytest-xdist), a test file per worker at a time: the tests marked
-# `quiet` first, beside each other only, then those marked `exclusive`, each alone
-# (tests/exclusive.py); `-n 0` runs it in one process.
+# pytest runs as two sessions at once, each in 3 workers (pytest-xdist), a test file per worker
+# at a time: the tests marked `quiet` or `exclusive` (the quiet ones beside each other, then the
+# exclusive ones each alone: tests/exclusive.py), which bound times but mostly wait; and the
+# others under `nice`, which take the CPU the first leave. `-n 0` runs each in one process.
 # WATCH_VENV (default .venv) and WATCH_LOCK (default requirements.lock) are for
 # testbed/refresh-lock.sh, which runs the suite in a new environment against a new lock.
 set -euo pipefail
@@ -34,11 +35,42 @@ eval "$(bash testbed/up.sh)"
 # The type check (watchdocker/, as [tool.mypy] in pyproject.toml says) runs beside the tests:
 # half a minute of one core that the suite no longer waits for; its verdict comes at the end.
 types_log=$(mktemp)
-trap 'rm -f "$types_log"' EXIT
 "$VENV/bin/mypy" > "$types_log" 2>&1 &
 types=$!
-status=0
-"$VENV/bin/python" -m pytest -n 3 --dist loadfile --no-loadscope-reorder "$@" || status=$?
+# Each session its own run id (they would share one the caller set).
+run_id="${WATCH_TEST_RUN_ID:-}"
+session() {  # kinds, then pytest's arguments
+    local kinds=$1
+    shift
+    WATCH_TEST_RUN_ID="${run_id:+$run_id${kinds:0:1}}" "$VENV/bin/python" -m pytest -n 3 \
+        --dist loadfile --no-loadscope-reorder --kinds "$kinds" "$@"
+}
+# Two exit statuses as one: 5 (no test selected, as when the arguments name only tests of the
+# other session) counts only when both are 5.
+either() {
+    if (( $1 == 5 )); then echo "$2"; elif (( $2 == 5 || $1 != 0 )); then echo "$1"; else echo "$2"; fi
+}
+# The timed session's output comes as one block when it ends, and its last line again at the end.
+timed_log=$(mktemp)
+trap 'rm -f "$types_log" "$timed_log"' EXIT
+(
+    code=0
+    session quiet,exclusive "$@" > "$timed_log" 2>&1 || code=$?
+    printf '\n==== the quiet and exclusive tests (exit %s) ====\n' "$code"
+    cat "$timed_log"
+    printf '==== end of the quiet and exclusive tests ====\n'
+    exit "$code"
+) &
+timed=$!
+shared_status=0
+(
+    renice -n 10 -p "$BASHPID" > /dev/null
+    session shared "$@"
+) || shared_status=$?
+timed_status=0
+wait "$timed" || timed_status=$?
+echo "the quiet and exclusive tests: $(tail -n 1 "$timed_log")"
+status=$(either "$timed_status" "$shared_status")
 wait "$types" || status=$(( status ? status : 1 ))
 cat "$types_log"
 exit "$status"

@@ -1,6 +1,5 @@
-"""Tests marked `exclusive` run alone under pytest-xdist: those that count requests in the test
-bed's shared registry logs (another worker's requests would be counted) or bound how long
-something takes. Tests marked `quiet` run beside other `quiet` tests only: they bound when
+"""Tests marked `exclusive` run alone in their pytest session under pytest-xdist: they bound how
+long something takes. Tests marked `quiet` run beside other `quiet` tests only: they bound when
 served schedules and watches fire, which a loaded machine delays, but they mostly wait, so a few
 of them side by side leave the machine idle enough. The other tests run side by side.
 
@@ -11,7 +10,14 @@ A module's exclusive or quiet tests hold it from their first to their last, sinc
 keeps more shared tests from starting; a quiet test joins running quiet ones even then, so that
 they run together. Quiet tests are collected first, then exclusive ones, so that the workers
 run them while there is no long shared test to wait for; then the modules marked `long`, so
-that none of them is handed out last and ends the run alone."""
+that none of them is handed out last and ends the run alone.
+
+`--kinds` selects tests by kind: testbed/run-tests.sh runs the quiet and exclusive tests in one
+session and the shared ones in a second session at the same time, under `nice`. The quiet and
+exclusive tests mostly wait, and left the CPU two-thirds idle while they ran alone; the shared
+ones take what they leave, and yield the CPU to them when both want it. Since tests of the
+other session run meanwhile, a test reads the registries' shared logs for its own repositories
+only (`repos=` of testbed.registry_requests and token_requests)."""
 
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ LOCK_DIR_VARIABLE = "WATCHDOCKER_TESTS_LOCK_DIR"  # made by the controller, read
 POLL = 0.1  # seconds between two tries of a waiting test
 
 Kind = Literal["quiet", "exclusive", "shared"]
+KINDS: tuple[Kind, ...] = ("quiet", "exclusive", "shared")
 
 
 def kind_of(item: pytest.Item) -> Kind:
@@ -147,11 +154,29 @@ def run_order(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: (RUN_ORDER[kind_of(item)], item.get_closest_marker("long") is None))
 
 
+def kinds_option(value: str) -> set[Kind]:
+    kinds = {kind.strip() for kind in value.split(",") if kind.strip()}
+    if unknown := sorted(kinds - set(KINDS)):
+        raise pytest.UsageError(
+            f"--kinds: unknown {', '.join(unknown)} (known: {', '.join(KINDS)})"
+        )
+    return kinds  # type: ignore[return-value]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kinds",
+        default=",".join(KINDS),
+        help="run only the tests of these kinds, comma-separated: quiet, exclusive, shared "
+        "(default: all)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "exclusive: runs while no other test runs (pytest-xdist): it counts requests in the test "
-        "bed's shared logs or bounds how long something takes",
+        "exclusive: runs while no other test of its session runs (pytest-xdist): it bounds how "
+        "long something takes",
     )
     config.addinivalue_line(
         "markers",
@@ -163,6 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "long: a module that takes over a minute: handed out before the others (pytest-xdist), so "
         "that it does not end the run alone",
     )
+    kinds_option(config.getoption("kinds"))  # a wrong kind stops the run before it starts
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None:
         if not getattr(config.option, "numprocesses", None):
@@ -178,5 +204,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kinds = kinds_option(config.getoption("kinds"))
+    if deselected := [item for item in items if kind_of(item) not in kinds]:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if kind_of(item) in kinds]
     if hasattr(config, "workerinput"):
         run_order(items)

@@ -21,9 +21,10 @@ from conftest import (
 
 import testbed as tb
 
-# Beside the other quiet modules only: it waits for a moment when none of its 10 s scans runs,
-# and on a machine loaded by the other tests each scan took longer than the interval, so that
-# moment never came (a suite run).
+# Beside the other quiet modules only, and the shared tests under nice (testbed/run-tests.sh):
+# it waits for a moment when none of its 10 s scans runs, and on a machine loaded by the other
+# tests as their equal each scan took longer than the interval, so that moment never came (a
+# suite run).
 pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 SCAN_INTERVAL = 10  # seconds, the shortest allowed

@@ -17,8 +17,9 @@ from conftest import _free_port, deployment_runs, start_serve, stop_serve, wait_
 
 import testbed as tb
 
-# Beside the other quiet modules only: beside the other tests, on a machine they load, runs and
-# notifications came later than the schedule's bounds (suite runs).
+# Beside the other quiet modules only, and the shared tests under nice (testbed/run-tests.sh):
+# beside the other tests as their equal, on a machine they load, runs and notifications came
+# later than the schedule's bounds (suite runs).
 pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 SCAN_INTERVAL = 15  # seconds

@@ -26,7 +26,8 @@ from conftest import (
 import testbed as tb
 from watchdocker.missed_runs import MISSED_AFTER
 
-# Alone: beside the other tests, on a machine they load, runs and notifications came later
+# Alone in its session, the shared tests under nice beside it (testbed/run-tests.sh): beside
+# the other tests as their equal, on a machine they load, runs and notifications came later
 # than the schedule's bounds (suite runs); beside the other quiet modules, the restart found no
 # run of the schedule in its stop (one suite run of three).
 pytestmark = [pytest.mark.integration, pytest.mark.exclusive]

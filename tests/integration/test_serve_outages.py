@@ -18,8 +18,9 @@ from conftest import _free_port, start_serve, stop_serve, wait_for
 
 import testbed as tb
 
-# Beside the other quiet modules only: beside the other tests, on a machine they load, runs and
-# notifications came later than the schedule's bounds (suite runs).
+# Beside the other quiet modules only, and the shared tests under nice (testbed/run-tests.sh):
+# beside the other tests as their equal, on a machine they load, runs and notifications came
+# later than the schedule's bounds (suite runs).
 pytestmark = [pytest.mark.integration, pytest.mark.quiet]
 
 SCHEDULER_FAULT = Path(__file__).parent / "scheduler_fault"

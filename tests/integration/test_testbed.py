@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 
 import testbed as tb
 
+# Exclusive for its one bound of time (up.sh's); the tests of the other session run meanwhile,
+# so the logs are read for this module's repositories only.
 pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,16 +70,16 @@ def test_push_and_pull(registry: str) -> None:
     host, name, _ = tb.split_ref(ref)
     assert f"{host}/{name}@{digest}" in tb.repo_digests(ref)
 
-    reqs = tb.registry_requests(registry, mark)
+    reqs = tb.registry_requests(registry, mark, repos=[ref])
     puts = [r for r in reqs if r["method"] == "PUT" and r["uri"] == f"/v2/{name}/manifests/1"]
     assert len(puts) == 1 and puts[0]["status"] == 201
     assert any(r["method"] in ("GET", "HEAD") and "/manifests/1" in r["uri"] for r in reqs)
     if registry == "bearer":
-        toks = tb.token_requests(tmark)
+        toks = tb.token_requests(tmark, repos=[ref])
         assert toks and all(t["account"] == tb.TOKEN_USER and t["status"] == 200 for t in toks)
         assert any(g["name"] == name and "push" in g["actions"] for t in toks for g in t["granted"])
     else:
-        assert tb.token_requests(tmark) == []
+        assert tb.token_requests(tmark, repos=[ref]) == []
 
 
 def test_open_registry_is_anonymous() -> None:
@@ -111,13 +113,14 @@ def test_bearer_registry_challenge_and_token() -> None:
 
 def test_token_server_answer_and_jwt() -> None:
     scope = f"repository:wdt-{tb.RUN_ID}/jwt:pull,push"
+    other = f"other/wdt-{tb.RUN_ID}/x"
     mark = tb.token_log_mark()
     resp = httpx.get(
         tb.TOKEN_REALM,
         params=[
             ("service", tb.TOKEN_SERVICE),
             ("scope", scope),
-            ("scope", "repository:other/x:pull"),
+            ("scope", f"repository:{other}:pull"),
         ],
         auth=(tb.TOKEN_USER, tb.TOKEN_PASSWORD),
         timeout=10,
@@ -143,12 +146,12 @@ def test_token_server_answer_and_jwt() -> None:
     assert {"exp", "nbf", "iat", "jti"} <= claims.keys()
     assert claims["access"] == [
         {"type": "repository", "name": f"wdt-{tb.RUN_ID}/jwt", "actions": ["pull", "push"]},
-        {"type": "repository", "name": "other/x", "actions": ["pull"]},
+        {"type": "repository", "name": other, "actions": ["pull"]},
     ]
-    logged = tb.token_requests(mark)
+    logged = tb.token_requests(mark, repos=[other])
     assert len(logged) == 1
     assert logged[0]["account"] == tb.TOKEN_USER and logged[0]["status"] == 200
-    assert logged[0]["scope"] == [scope, "repository:other/x:pull"]
+    assert logged[0]["scope"] == [scope, f"repository:{other}:pull"]
 
 
 @pytest.mark.parametrize(
@@ -157,24 +160,27 @@ def test_token_server_answer_and_jwt() -> None:
     ids=["password", "user", "empty"],
 )
 def test_token_server_rejects_wrong_credentials(auth: tuple[str, str]) -> None:
+    public = tb.repository_name(tb.public_repo("x"))
     mark = tb.token_log_mark()
     resp = httpx.get(
         tb.TOKEN_REALM,
-        params={"service": tb.TOKEN_SERVICE, "scope": "repository:public/x:pull"},
+        params={"service": tb.TOKEN_SERVICE, "scope": f"repository:{public}:pull"},
         auth=auth,
         timeout=10,
     )
     assert resp.status_code == 401
     assert "token" not in resp.text
-    logged = tb.token_requests(mark)
+    logged = tb.token_requests(mark, repos=[public])
     assert [(t["status"], t["granted"]) for t in logged] == [(401, [])]
 
 
 def test_token_server_anonymous_pull_on_public_only() -> None:
+    public = tb.repository_name(tb.public_repo("thing"))
+    private, publicity = f"private/wdt-{tb.RUN_ID}/thing", f"publicity/wdt-{tb.RUN_ID}/x"
     mark = tb.token_log_mark()
     ok = httpx.get(
         tb.TOKEN_REALM,
-        params={"service": tb.TOKEN_SERVICE, "scope": "repository:public/thing:pull,push"},
+        params={"service": tb.TOKEN_SERVICE, "scope": f"repository:{public}:pull,push"},
         timeout=10,
     )
     assert ok.status_code == 200
@@ -183,14 +189,15 @@ def test_token_server_anonymous_pull_on_public_only() -> None:
         ok.json()["token"], public_key, algorithms=["RS256"], audience=tb.TOKEN_SERVICE
     )
     assert claims["sub"] == ""
-    assert claims["access"] == [{"type": "repository", "name": "public/thing", "actions": ["pull"]}]
+    assert claims["access"] == [{"type": "repository", "name": public, "actions": ["pull"]}]
 
-    for scope in ("repository:private/thing:pull", "repository:publicity/x:pull", None):
+    for scope in (f"repository:{private}:pull", f"repository:{publicity}:pull", None):
         params = {"service": tb.TOKEN_SERVICE, **({"scope": scope} if scope else {})}
         assert httpx.get(tb.TOKEN_REALM, params=params, timeout=10).status_code == 401, scope
 
-    logged = tb.token_requests(mark)
-    assert [t["status"] for t in logged] == [200, 401, 401, 401]
+    # The request without a scope names no repository to tell it from other tests' requests.
+    logged = tb.token_requests(mark, repos=[public, private, publicity])
+    assert [t["status"] for t in logged] == [200, 401, 401]
     assert all(t["anonymous"] and t["account"] is None for t in logged)
 
 
@@ -212,7 +219,7 @@ def test_anonymous_docker_pull_of_public_repo_only(tmp_path: Path) -> None:
     assert f"{host}/{name}@{public_digest}" in tb.repo_digests(public)
     refused = subprocess.run(["docker", "pull", private], env=env, capture_output=True, text=True)
     assert refused.returncode != 0
-    logged = tb.token_requests(mark)
+    logged = tb.token_requests(mark, repos=[public, private])
     assert any(t["anonymous"] and t["status"] == 200 and t["granted"] for t in logged)
     assert any(t["anonymous"] and t["status"] == 401 for t in logged)
 
@@ -315,7 +322,7 @@ def test_registry_requests_counts_each_request_once() -> None:
         )
     assert _registry_get("basic", f"/v2/{name}/manifests/nope", auth=auth).status_code == 404
     assert _registry_get(tb.BASIC, f"/v2/{name}/tags/list").status_code == 401
-    reqs = tb.registry_requests(tb.BASIC, mark)
+    reqs = tb.registry_requests(tb.BASIC, mark, repos=[ref])
     assert [(r["method"], r["uri"], r["status"]) for r in reqs] == [
         ("HEAD", f"/v2/{name}/manifests/1", 200),
         ("HEAD", f"/v2/{name}/manifests/1", 200),

@@ -350,9 +350,11 @@ def registry_log_mark(registry: str) -> int:
 
 
 def registry_requests(
-    registry: str, since_line: int = 0, *, settle: float = 0.1
+    registry: str, since_line: int = 0, *, settle: float = 0.1, repos: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """The HTTP requests a registry logged (after line ``since_line``), in order.
+    """The HTTP requests a registry logged (after line ``since_line``), in order; with
+    ``repos`` (references or repository names), only those to these repositories: other tests
+    run meanwhile.
 
     Each: ``{"id", "method", "uri", "status", "useragent", "time"}``. A request logs several
     JSON lines with the same ``http.request.id``; they are merged into one. ``status`` is
@@ -389,7 +391,18 @@ def registry_requests(
             "error authorizing context"
         ):
             req["status"] = 401
-    return list(by_id.values())
+    prefixes = tuple(f"/v2/{repository_name(repo)}/" for repo in repos)
+    return [r for r in by_id.values() if not prefixes or r["uri"].startswith(prefixes)]
+
+
+def repository_name(repo: str) -> str:
+    """``name`` of ``host:port/name[:tag|@digest]``, or of ``name`` itself: a first part with a
+    dot or a colon is a registry's address, as Docker reads references."""
+    first, _, rest = repo.partition("/")
+    name = rest if rest and ("." in first or ":" in first) else repo
+    name = name.partition("@")[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.partition(':')[0]}" if head else last.partition(":")[0]
 
 
 def token_log_mark() -> int:
@@ -397,18 +410,23 @@ def token_log_mark() -> int:
     return len(_complete_lines(TOKEN_REQUEST_LOG))
 
 
-def token_requests(since_line: int = 0) -> list[dict[str, Any]]:
-    """Token requests the token server logged (after line ``since_line``).
+def token_requests(since_line: int = 0, *, repos: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Token requests the token server logged (after line ``since_line``); with ``repos``,
+    only those that ask for one of these repositories.
 
     Each: ``{"time", "method", "path", "service", "scope": [...], "account", "anonymous",
     "status", "granted": [{"type", "name", "actions"}]}``.
     """
+    names = {repository_name(repo) for repo in repos}
     out: list[dict[str, Any]] = []
     for line in _complete_lines(TOKEN_REQUEST_LOG)[since_line:]:
         try:
-            out.append(json.loads(line))
+            request = json.loads(line)
         except json.JSONDecodeError:
             continue
+        scoped = {scope.split(":")[1] for scope in request["scope"] if scope.count(":") >= 2}
+        if not names or scoped & names:
+            out.append(request)
     return out
 
 

@@ -156,3 +156,27 @@ def test_quiet_tests_come_first_then_exclusive_ones_then_long_modules(tmp_path: 
     assert ran.returncode == 0, ran.stdout + ran.stderr
     order = [line.split()[0] for line in (tmp_path / "intervals.log").read_text().splitlines()]
     assert order == ["e", "c", "b", "a", "d"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_kinds_selects_the_tests_of_a_session(tmp_path: Path, workers: list[str]) -> None:
+    marks = (("a", None), ("c", "exclusive"), ("e", "quiet"))
+    for name, mark in marks:
+        marked = f"pytestmark = pytest.mark.{mark}" if mark else ""
+        write_tests(
+            tmp_path, f"test_{name}.py", f"{marked}\ndef test_it():\n    record('{name}', 0)\n"
+        )
+
+    def ran_with(kinds: str) -> set[str]:
+        (tmp_path / "intervals.log").unlink(missing_ok=True)
+        ran = run_pytest(tmp_path, "--kinds", kinds, *workers)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        return set(read_intervals(tmp_path))
+
+    assert ran_with("quiet,exclusive") == {"c", "e"}
+    assert ran_with("shared") == {"a"}
+    (tmp_path / "intervals.log").unlink()
+    wrong = run_pytest(tmp_path, "--kinds", "quiet,loud", *workers)
+    assert wrong.returncode == 4, wrong.stdout + wrong.stderr
+    assert "--kinds: unknown loud (known: quiet, exclusive, shared)" in wrong.stderr
+    assert not (tmp_path / "intervals.log").exists()
