@@ -168,6 +168,9 @@ def test_a_container_page_follows_its_logs_and_has_a_terminal(page: Page, consol
     name = f"wdt-{tb.RUN_ID}-live-page"
     tb.run_container(tb.BASE_IMAGE, *PRINTER, name=name)
     page.goto(console.localhost + "/#/containers")
+    # Once the start's updates are drawn: a row redrawn between the press and the release of
+    # the button loses the click (a suite run under load).
+    expect(row(page, name).locator(".state")).to_have_text("running")
     row(page, name).get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
     assert page.url.endswith(f"#/containers/{name}")
