@@ -63,8 +63,11 @@ export async function containersPage() {
   function draw(data) {
     const kept = new Set(selected()); // the selection outlives a reload
     scanned.textContent = `Last scan: ${when(data.scannedAt)}`;
-    keepFocus(body, () =>
-      body.replaceChildren(...data.containers.map((c) => row(c, actions, kept.has(c.name)))));
+    const shown = new Map([...body.querySelectorAll("tr[data-id]")].map((tr) => [tr.dataset.id, tr]));
+    keepFocus(body, () => arrange(body, data.containers.map((c) => {
+      const before = shown.get(c.id);
+      return before && sameContainer(before.container, c) ? before : row(c, actions, kept.has(c.name));
+    })));
     noneSaid(body);
     onSelect();
     paint();
@@ -95,7 +98,7 @@ export async function containersPage() {
       // A change may carry only what is known ({id, name} when the engine did not answer).
       const before = same.length ? same[0].container : null;
       const now = { ...before, ...data };
-      if (!now.image) return;
+      if (!now.image || (same.length === 1 && sameContainer(before, now))) return;
       const checked = same.some((tr) => tr.querySelector("input[type=checkbox]").checked);
       const fresh = row(now, actions, checked);
       // Names are unique: a row of the same name is a container replaced by an update.
@@ -191,6 +194,18 @@ function keepFocus(body, work) {
   const again = body.querySelector(`tr[data-name="${CSS.escape(tr.dataset.name)}"]`);
   if (again && focusables(again)[at]) focusables(again)[at].focus();
 }
+
+/** `body` holding `rows` in this order, moving or removing only the rows that differ: a row
+ * left in place keeps a click under way (a row taken out of the page between the press and the
+ * release of the button loses it), the focus and a text selection. */
+function arrange(body, rows) {
+  rows.forEach((tr, at) => {
+    if (body.children[at] !== tr) body.insertBefore(tr, body.children[at] || null);
+  });
+  while (body.children.length > rows.length) body.lastElementChild.remove();
+}
+
+const sameContainer = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 /** "No containers." when the list is empty, and only then. */
 function noneSaid(body) {
