@@ -1,5 +1,6 @@
 """One table of rows for what a scan or an update run found, shared by the CLI's tables and
-the scan's artifact: what needs attention first, short digests, counts by status."""
+the scan's artifact: what needs attention first, short digests and image IDs, counts by
+status."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from watchdocker.container_status import ContainerStatus
-from watchdocker.digests import short_digest
+from watchdocker.digests import short_digest, short_image
 from watchdocker.update.plan import UpdateResult
 
 # Lower first: failures, then what changed or could change, then what needs nothing.
@@ -51,7 +52,7 @@ def scan_rows(containers: Iterable[ContainerStatus]) -> list[Row]:
     return attention_first(
         Row(
             c.name,
-            c.image,
+            short_image(c.image),
             c.status,
             c.reason,
             short_digest(c.local_digest),
@@ -62,7 +63,7 @@ def scan_rows(containers: Iterable[ContainerStatus]) -> list[Row]:
 
 
 def update_rows(results: Iterable[UpdateResult]) -> list[Row]:
-    return attention_first(Row(r.name, r.image, r.result, r.reason) for r in results)
+    return attention_first(Row(r.name, short_image(r.image), r.result, r.reason) for r in results)
 
 
 def status_counts(rows: Sequence[Row]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from watchdocker.container_status import ContainerStatus
-from watchdocker.digests import short_digest
+from watchdocker.digests import short_digest, short_image
 from watchdocker.report_rows import (
     Row,
     attention_first,
@@ -36,6 +36,24 @@ def status(name: str, state: str, reason: str = "", **digests: str) -> Container
 )
 def test_short_digest(digest: str | None, short: str) -> None:
     assert short_digest(digest) == short
+
+
+@pytest.mark.parametrize(
+    ("image", "shown"),
+    [
+        (OLD, "0123456789ab"),
+        (OLD.removeprefix("sha256:"), "0123456789ab"),
+        ("r/web:latest", "r/web:latest"),
+        (f"r/web@{OLD}", "r/web@sha256:0123456789ab"),
+        (f"127.0.0.1:5100/r/web:1@{OLD}", "127.0.0.1:5100/r/web:1@sha256:0123456789ab"),
+        ("0123456789ab", "0123456789ab"),
+    ],
+)
+def test_image_ids_and_digests_of_images_are_short_in_tables(image: str, shown: str) -> None:
+    assert short_image(image) == shown
+    by_id = ContainerStatus(id="c", name="c", image=image, running=True, status="skipped")
+    assert scan_rows([by_id])[0].image == shown
+    assert update_rows([UpdateResult(name="c", image=image, result="skipped")])[0].image == shown
 
 
 def test_scan_rows_put_errors_and_updates_first_then_by_name() -> None:
