@@ -33,8 +33,21 @@ export WATCH_TESTBED_PYTHON="$VENV/bin/python"
 # writes nothing, and each of the six workers rewrote every module, ~8 s of CPU each.
 env -u PYTHONDONTWRITEBYTECODE "$VENV/bin/python" -m pytest --collect-only -q > /dev/null 2>&1 &
 rewritten=$!
+# The cache of migrated Prefect databases (embedded_server) that both sessions start their
+# servers from (tests/conftest.py), its template made here too: at a session's start, each of
+# the first servers of its workers migrated a database of its own at once (~12 s of CPU each),
+# and serves started then took over two minutes (a suite run).
+cache=$(mktemp -d)
+prefect_home=$(mktemp -d)
+trap 'rm -rf "$cache" "$prefect_home"' EXIT
+XDG_CACHE_HOME="$cache" PREFECT_HOME="$prefect_home" "$VENV/bin/python" -c \
+    'import os, pathlib; from watchdocker.deployments.embedded_server import migrate_once
+migrate_once(pathlib.Path(os.environ["PREFECT_HOME"]))' &
+migrated=$!
 eval "$(bash testbed/up.sh)"
 wait "$rewritten" || true  # a module that does not import fails in the sessions below
+wait "$migrated"
+export WATCH_TESTBED_CACHE="$cache"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
@@ -58,7 +71,7 @@ either() {
 }
 # The timed session's output comes as one block when it ends, and its last line again at the end.
 timed_log=$(mktemp)
-trap 'rm -f "$types_log" "$timed_log"' EXIT
+trap 'rm -rf "$types_log" "$timed_log" "$cache" "$prefect_home"' EXIT
 (
     code=0
     session quiet,exclusive "$@" > "$timed_log" 2>&1 || code=$?

@@ -29,8 +29,11 @@ os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
 os.environ.setdefault("WATCH_STATE_DIR", tempfile.mkdtemp(prefix="watchdocker-tests-state-"))
 if not (_WORKER := os.environ.get("PYTEST_XDIST_WORKER", "")):
     # The cache of migrated databases (embedded_server) is this session's, not the user's;
-    # its workers inherit it and share the template of the first server started.
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="watchdocker-tests-cache-")
+    # its workers inherit it and share the template of the first server started, or the one
+    # the test command made (testbed/run-tests.sh).
+    os.environ["XDG_CACHE_HOME"] = os.environ.get("WATCH_TESTBED_CACHE") or tempfile.mkdtemp(
+        prefix="watchdocker-tests-cache-"
+    )
 else:
     # Each pytest-xdist worker its own state (journal, cache, locks), not the one the
     # controller's import of this file chose and the workers inherit; and its own run id

@@ -173,17 +173,31 @@ def start_serve(
     if "PREFECT_API_URL" not in env:
         SERVE_HOMES[api] = folder / "state" / "prefect"
     SERVE_HTTP[api] = f"http://{env['WATCH_SERVER_ADDR']}"
-    deadline = time.monotonic() + 120
+    # A hang's guard: on a loaded machine, under the shared tests' nice, serve took two minutes.
+    deadline = time.monotonic() + 180
     while until not in said_since(out_log, told):
         assert process.poll() is None, (folder / "err.log").read_text()
-        assert time.monotonic() < deadline, f"serve did not print {until!r}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"serve did not print {until!r}; {_stacks_and_kill(process)}")
         time.sleep(0.5)
     return api, process
 
 
+def _stacks_and_kill(process: subprocess.Popen) -> str:
+    """The stacks of a `serve` that hangs (`kill -USR1`), which is then killed."""
+    err_log = SERVE_ERR_LOGS[process.pid]
+    told = err_log.stat().st_size
+    process.send_signal(signal.SIGUSR1)
+    time.sleep(2)
+    process.kill()
+    process.wait()
+    return f"its threads then:\n{said_since(err_log, told)}"
+
+
 def stop_serve(process: subprocess.Popen) -> int:
     """SIGTERM, then its exit code. A stop longer than a minute is told as a warning with the
-    stacks of serve's threads then (`kill -USR1`), and waited for two more minutes."""
+    stacks of serve's threads then (`kill -USR1`), and waited for two more minutes; after those,
+    serve is killed and its stacks are the failure."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
@@ -194,7 +208,11 @@ def stop_serve(process: subprocess.Popen) -> int:
         process.send_signal(signal.SIGUSR1)
         time.sleep(2)
         stacks = said_since(err_log, told)
-        code = process.wait(120)
+        try:
+            code = process.wait(120)
+        except subprocess.TimeoutExpired:
+            stuck = _stacks_and_kill(process)
+            raise AssertionError(f"serve did not stop in 3 minutes; {stuck}") from None
         warnings.warn(f"serve took over 60 s to stop; its threads then:\n{stacks}", stacklevel=2)
         return code
 
