@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve
+from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve, wait_for
 from console_kit import (
     NARROW,
     USER,
@@ -199,6 +199,9 @@ def test_a_container_page_follows_its_logs_and_has_a_terminal(page: Page, consol
     expect(terminal).to_contain_text(re.compile(rf"^hello-{tb.RUN_ID}$", re.MULTILINE))
     command.fill("sleep 600")
     command.press("Enter")
+    # Ctrl-C once the shell runs sleep, as a person sees it run: one that came before
+    # interrupted nothing, and what followed went to sleep (a suite run).
+    wait_for(lambda: "sleep 600" in tb.docker_cli("top", name), timeout=20)
     page.get_by_role("button", name="Send Ctrl-C").click()
     command.fill(f"echo after-{tb.RUN_ID}")
     command.press("Enter")
