@@ -39,7 +39,9 @@ rewritten=$!
 # and serves started then took over two minutes (a suite run).
 cache=$(mktemp -d)
 prefect_home=$(mktemp -d)
-trap 'rm -rf "$cache" "$prefect_home"' EXIT
+types_log=$(mktemp)
+timed_log=$(mktemp)
+trap 'rm -rf "$cache" "$prefect_home" "$types_log" "$timed_log"' EXIT
 XDG_CACHE_HOME="$cache" PREFECT_HOME="$prefect_home" "$VENV/bin/python" -c \
     'import os, pathlib; from watchdocker.deployments.embedded_server import migrate_once
 migrate_once(pathlib.Path(os.environ["PREFECT_HOME"]))' &
@@ -53,7 +55,6 @@ export WATCH_TESTBED_CACHE="$cache"
 "$VENV/bin/ruff" format --check .
 # The type check (watchdocker/, as [tool.mypy] in pyproject.toml says) runs beside the tests:
 # half a minute of one core that the suite no longer waits for; its verdict comes at the end.
-types_log=$(mktemp)
 "$VENV/bin/mypy" > "$types_log" 2>&1 &
 types=$!
 # Each session its own run id (they would share one the caller set).
@@ -70,8 +71,6 @@ either() {
     if (( $1 == 5 )); then echo "$2"; elif (( $2 == 5 || $1 != 0 )); then echo "$1"; else echo "$2"; fi
 }
 # The timed session's output comes as one block when it ends, and its last line again at the end.
-timed_log=$(mktemp)
-trap 'rm -rf "$types_log" "$timed_log" "$cache" "$prefect_home"' EXIT
 (
     code=0
     session quiet,exclusive "$@" > "$timed_log" 2>&1 || code=$?

@@ -183,15 +183,21 @@ def start_serve(
     return api, process
 
 
-def _stacks_and_kill(process: subprocess.Popen) -> str:
-    """The stacks of a `serve` that hangs (`kill -USR1`), which is then killed."""
+def _stacks(process: subprocess.Popen) -> str:
+    """The stacks of the threads of a `serve` that hangs, as it prints them on `kill -USR1`."""
     err_log = SERVE_ERR_LOGS[process.pid]
     told = err_log.stat().st_size
     process.send_signal(signal.SIGUSR1)
     time.sleep(2)
+    return said_since(err_log, told)
+
+
+def _stacks_and_kill(process: subprocess.Popen) -> str:
+    """`_stacks` of a `serve` that hangs, which is then killed."""
+    stacks = _stacks(process)
     process.kill()
     process.wait()
-    return f"its threads then:\n{said_since(err_log, told)}"
+    return f"its threads then:\n{stacks}"
 
 
 def stop_serve(process: subprocess.Popen) -> int:
@@ -203,11 +209,7 @@ def stop_serve(process: subprocess.Popen) -> int:
     try:
         return process.wait(60)
     except subprocess.TimeoutExpired:
-        err_log = SERVE_ERR_LOGS[process.pid]
-        told = err_log.stat().st_size
-        process.send_signal(signal.SIGUSR1)
-        time.sleep(2)
-        stacks = said_since(err_log, told)
+        stacks = _stacks(process)
         try:
             code = process.wait(120)
         except subprocess.TimeoutExpired:
