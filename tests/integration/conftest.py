@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,10 +22,13 @@ from watchdocker.config import PrefectConfig, Settings
 from watchdocker.deployments.prefect_env import CREDENTIAL_FILE, auth_headers
 from watchdocker.update.plan import UpdateResult
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Debian's Chromium (testbed/chromium.sh), as root, with no background traffic to the internet
-# (there is none to reach); for the browser tests (test_ui, test_console).
+# (there is none to reach); for the browser tests (test_ui, test_console*).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -48,6 +51,20 @@ def chromium() -> str:
             stdout=subprocess.DEVNULL,
         )
     return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    """Chromium driven by Playwright, one for each browser test module."""
+    # Imported here: this file is loaded by every worker, and most run no browser test.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,6 @@
-"""What the console's browser tests share: a `watch-docker serve` with a user for them, Debian's
-Chromium driven by Playwright, tabs that record script errors and policy refusals, a session
-put in a tab, and screenshots (in the test's folder, copied to $CONSOLE_SCREENSHOTS when set)."""
+"""What the console's browser tests share beside conftest's `browser`: a `watch-docker serve`
+with a user for them, tabs that record script errors and policy refusals, a session put in a
+tab, and screenshots (in the test's folder, copied to $CONSOLE_SCREENSHOTS when set)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,12 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import CHROMIUM_FLAGS, SERVE_HTTP, _free_port, start_serve, stop_serve
+from conftest import SERVE_HTTP, _free_port, start_serve, stop_serve
 from playwright.sync_api import (
-    Browser,
     BrowserContext,
     Page,
     Request,
     expect,
-    sync_playwright,
 )
 
 from watchdocker.auth.tokens import TokenSigner
@@ -86,16 +84,6 @@ def serve_console(
         yield Console(folder, SERVE_HTTP[api], shots)
     finally:
         stop_serve(process)
-
-
-@contextmanager
-def chromium_browser(chromium: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_FLAGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 def watched_page(context: BrowserContext, problems: list[str]) -> Page:

@@ -21,7 +21,6 @@ from console_kit import (
     USER,
     WIDE,
     Console,
-    chromium_browser,
     fresh_tab,
     serve_console,
     start_session,
@@ -52,12 +51,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     env = {"USER_PASSWORD": PASSWORD, "IS_SECONDARY_VERIFICATION": "true"}
     with serve_console(tmp_path_factory, "console", config, env) as console:
         yield console
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    with chromium_browser(chromium) as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

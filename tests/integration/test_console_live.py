@@ -20,7 +20,6 @@ from console_kit import (
     USER,
     WIDE,
     Console,
-    chromium_browser,
     fresh_tab,
     serve_console,
     start_session,
@@ -59,12 +58,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 def shell_off(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """A serve whose shells in containers are off."""
     yield from _serve(tmp_path_factory, "console-shell-off", WATCH_SHELL_CONTAINERS="false")
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    with chromium_browser(chromium) as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from console_kit import (
     NARROW,
     WIDE,
     Console,
-    chromium_browser,
     serve_console,
     start_session,
     watched_page,
@@ -58,12 +57,6 @@ def console(tmp_path_factory: pytest.TempPathFactory, stacks: Path) -> Iterator[
     env = {"USER_PASSWORD": PASSWORD}
     with serve_console(tmp_path_factory, "console-stacks", config, env) as console:
         yield console
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    with chromium_browser(chromium) as browser:
-        yield browser
 
 
 PROBLEMS: list[str] = []  # script errors and refusals by the page's policy, in any tab

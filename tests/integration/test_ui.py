@@ -6,13 +6,12 @@ installs Chromium)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from conftest import SERVE_HOMES, finished_run, run_artifact, run_deployment
-from console_kit import FETCHED, chromium_browser
+from console_kit import FETCHED
 from playwright.sync_api import Browser, Locator, Page, Request, expect
 
 import testbed as tb
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.integration
 
 SHOWS_WITHIN = 60  # seconds for a page of the UI to draw (a few on the busy 2-core bed)
 RELOADS = 3
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    with chromium_browser(chromium) as browser:
-        yield browser
 
 
 def open_until(page: Page, url: str, shown: Locator) -> None:
