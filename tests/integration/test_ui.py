@@ -87,6 +87,7 @@ def test_the_served_ui_shows_the_scan_table(served, browser: Browser, tmp_path: 
         # The artifact's own page renders its table (the run's Artifacts tab shows no cells).
         row = page.locator("tr", has_text=container)
         open_until(page, f"{ui}/artifacts/artifact/{artifact['id']}", row)
+        expect(row).to_have_count(1)
         cells = [cell.strip() for cell in row.locator("td, th").all_inner_texts()]
         assert "up_to_date" in cells, cells
         headers = [h.strip() for h in page.locator("th").all_inner_texts()]
